@@ -1,0 +1,107 @@
+namespace Switchboard.Channels;
+
+/// <summary>
+/// Switchboard's configuration, bound from the <c>Switchboard</c> section of appsettings.json,
+/// environment variables (<c>Switchboard__Client__PingInterval</c>) and the command line.
+/// </summary>
+public sealed class SwitchboardOptions
+{
+    /// <summary>The configuration section.</summary>
+    public const string Section = "Switchboard";
+
+    /// <summary>This node's name in <c>info</c> and connect results; the machine name by default.</summary>
+    public string NodeName { get; set; } = Environment.MachineName;
+
+    /// <summary>Client connection settings.</summary>
+    public ClientOptions Client { get; set; } = new();
+
+    /// <summary>Token validation settings.</summary>
+    public TokenOptions Token { get; set; } = new();
+
+    /// <summary>Server HTTP API settings.</summary>
+    public ApiOptions Api { get; set; } = new();
+
+    /// <summary>Options of channels without a namespace.</summary>
+    public ChannelOptions Channel { get; set; } = new();
+
+    /// <summary>Namespaces by name: a channel <c>name:rest</c> takes the options of namespace <c>name</c>.</summary>
+    public Dictionary<string, ChannelOptions> Namespaces { get; set; } = new(StringComparer.Ordinal);
+}
+
+/// <summary>Client connection settings.</summary>
+public sealed class ClientOptions
+{
+    /// <summary>Let clients connect with no token, as anonymous users (empty user id).</summary>
+    public bool AllowAnonymousConnectWithoutToken { get; set; }
+
+    /// <summary>How often the server pings each client.</summary>
+    public TimeSpan PingInterval { get; set; } = TimeSpan.FromSeconds(25);
+
+    /// <summary>How long the server waits for a pong after a ping (3012 when it does not come).</summary>
+    public TimeSpan PongTimeout { get; set; } = TimeSpan.FromSeconds(8);
+
+    /// <summary>How long a new connection has to send <c>connect</c> (3502 when it does not).</summary>
+    public TimeSpan ConnectTimeout { get; set; } = TimeSpan.FromSeconds(10);
+
+    /// <summary>Grace after a connection's token expiry before it is closed with 3005.</summary>
+    public TimeSpan ExpiredCloseDelay { get; set; } = TimeSpan.FromSeconds(25);
+
+    /// <summary>Grace after a subscription token's expiry before the subscription is ended with 2501.</summary>
+    public TimeSpan ExpiredSubCloseDelay { get; set; } = TimeSpan.FromSeconds(25);
+
+    /// <summary>How often presence entries are refreshed.</summary>
+    public TimeSpan PresenceUpdateInterval { get; set; } = TimeSpan.FromSeconds(25);
+
+    /// <summary>How long a presence entry lives without a refresh.</summary>
+    public TimeSpan PresenceTtl { get; set; } = TimeSpan.FromSeconds(60);
+
+    /// <summary>Most publications a recovery may return; more missed means <c>recovered: false</c>.</summary>
+    public int RecoveryMaxPublicationLimit { get; set; } = 300;
+
+    /// <summary>Most publications one history call returns.</summary>
+    public int HistoryMaxPublicationLimit { get; set; } = 1000;
+
+    /// <summary>Most channels one connection may subscribe to (error 106 past it).</summary>
+    public int ChannelLimit { get; set; } = 128;
+
+    /// <summary>Longest channel name accepted.</summary>
+    public int MaxChannelLength { get; set; } = 255;
+
+    /// <summary>Bytes that may wait in one connection's outbound queue before it is closed as slow (3008).</summary>
+    public int QueueMaxBytes { get; set; } = 1024 * 1024;
+
+    /// <summary>The writer joins queued messages into frames of at most this many bytes.</summary>
+    public int MaxFrameBytes { get; set; } = 64 * 1024;
+
+    /// <summary>Largest incoming message (close 1009 past it).</summary>
+    public int MaxMessageBytes { get; set; } = 64 * 1024;
+
+    /// <summary>How long a publish idempotency key is remembered.</summary>
+    public TimeSpan IdempotentResultTtl { get; set; } = TimeSpan.FromMinutes(5);
+}
+
+/// <summary>Token validation settings.</summary>
+public sealed class TokenOptions
+{
+    /// <summary>The HMAC secret for HS256/384/512 tokens; at least 32 bytes. Tokens are refused when unset.</summary>
+    public string? HmacSecretKey { get; set; }
+
+    /// <summary>When set, tokens must carry this audience.</summary>
+    public string? Audience { get; set; }
+
+    /// <summary>When set, tokens must carry this issuer.</summary>
+    public string? Issuer { get; set; }
+
+    /// <summary>Clock skew allowed when checking <c>exp</c>.</summary>
+    public TimeSpan ClockSkew { get; set; } = TimeSpan.Zero;
+}
+
+/// <summary>Server HTTP API settings.</summary>
+public sealed class ApiOptions
+{
+    /// <summary>The API key (<c>X-API-Key</c> or <c>Authorization: apikey</c>). The API refuses every call when unset.</summary>
+    public string? Key { get; set; }
+
+    /// <summary>Answer errors with HTTP status codes instead of 200 with an error body.</summary>
+    public bool UseHttpStatusCodes { get; set; }
+}

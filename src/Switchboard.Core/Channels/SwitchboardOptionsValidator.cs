@@ -1,0 +1,138 @@
+using System.Text;
+using System.Text.RegularExpressions;
+using Microsoft.Extensions.Options;
+
+namespace Switchboard.Channels;
+
+/// <summary>Checks the configuration at start-up; every failure names the configuration key.</summary>
+internal sealed partial class SwitchboardOptionsValidator : IValidateOptions<SwitchboardOptions>
+{
+    [GeneratedRegex("^[-a-zA-Z0-9_]{2,}$")]
+    private static partial Regex NamespaceName();
+
+    public ValidateOptionsResult Validate(string? name, SwitchboardOptions options)
+    {
+        var errors = new List<string>();
+        const string root = SwitchboardOptions.Section;
+        ValidateClient($"{root}:Client", options.Client, errors);
+        ValidateChannel($"{root}:Channel", options.Channel, errors);
+        foreach (var (ns, nsOptions) in options.Namespaces)
+        {
+            if (!NamespaceName().IsMatch(ns))
+            {
+                errors.Add($"{root}:Namespaces:{ns}: a namespace name must match ^[-a-zA-Z0-9_]{{2,}}$.");
+            }
+            ValidateChannel($"{root}:Namespaces:{ns}", nsOptions, errors);
+        }
+        var secret = options.Token.HmacSecretKey;
+        if (secret is not null && Encoding.UTF8.GetByteCount(secret) < 32)
+        {
+            errors.Add($"{root}:Token:HmacSecretKey: must be at least 32 bytes (256 bits) for HS256.");
+        }
+        if (options.Token.ClockSkew < TimeSpan.Zero)
+        {
+            errors.Add($"{root}:Token:ClockSkew: must not be negative.");
+        }
+        if (options.Api.Key is { Length: > 0 and < 16 })
+        {
+            errors.Add($"{root}:Api:Key: must be at least 16 characters.");
+        }
+        if (string.IsNullOrWhiteSpace(options.NodeName))
+        {
+            errors.Add($"{root}:NodeName: must not be empty.");
+        }
+        return errors.Count == 0 ? ValidateOptionsResult.Success : ValidateOptionsResult.Fail(errors);
+    }
+
+    private static void ValidateClient(string key, ClientOptions c, List<string> errors)
+    {
+        Positive($"{key}:PingInterval", c.PingInterval, errors);
+        Positive($"{key}:PongTimeout", c.PongTimeout, errors);
+        Positive($"{key}:ConnectTimeout", c.ConnectTimeout, errors);
+        Positive($"{key}:PresenceUpdateInterval", c.PresenceUpdateInterval, errors);
+        Positive($"{key}:PresenceTtl", c.PresenceTtl, errors);
+        Positive($"{key}:IdempotentResultTtl", c.IdempotentResultTtl, errors);
+        if (c.PongTimeout >= c.PingInterval)
+        {
+            errors.Add($"{key}:PongTimeout: must be shorter than PingInterval.");
+        }
+        if (c.PresenceTtl <= c.PresenceUpdateInterval)
+        {
+            errors.Add($"{key}:PresenceTtl: must be longer than PresenceUpdateInterval.");
+        }
+        if (c.ExpiredCloseDelay < TimeSpan.Zero)
+        {
+            errors.Add($"{key}:ExpiredCloseDelay: must not be negative.");
+        }
+        if (c.ExpiredSubCloseDelay < TimeSpan.Zero)
+        {
+            errors.Add($"{key}:ExpiredSubCloseDelay: must not be negative.");
+        }
+        PositiveInt($"{key}:RecoveryMaxPublicationLimit", c.RecoveryMaxPublicationLimit, errors);
+        PositiveInt($"{key}:HistoryMaxPublicationLimit", c.HistoryMaxPublicationLimit, errors);
+        PositiveInt($"{key}:ChannelLimit", c.ChannelLimit, errors);
+        PositiveInt($"{key}:MaxChannelLength", c.MaxChannelLength, errors);
+        PositiveInt($"{key}:QueueMaxBytes", c.QueueMaxBytes, errors);
+        PositiveInt($"{key}:MaxFrameBytes", c.MaxFrameBytes, errors);
+        PositiveInt($"{key}:MaxMessageBytes", c.MaxMessageBytes, errors);
+    }
+
+    private static void ValidateChannel(string key, ChannelOptions o, List<string> errors)
+    {
+        if (o.HistorySize < 0)
+        {
+            errors.Add($"{key}:HistorySize: must not be negative.");
+        }
+        if (o.HistoryTtl < TimeSpan.Zero)
+        {
+            errors.Add($"{key}:HistoryTtl: must not be negative.");
+        }
+        if ((o.HistorySize > 0) != (o.HistoryTtl > TimeSpan.Zero))
+        {
+            errors.Add($"{key}:HistoryTtl: HistorySize and HistoryTtl must both be set (> 0) for history, or both left at 0.");
+        }
+        if (o.HasHistory && o.HistoryMetaTtl < o.HistoryTtl)
+        {
+            errors.Add($"{key}:HistoryMetaTtl: must not be shorter than HistoryTtl.");
+        }
+        if ((o.ForceRecovery || o.AllowRecovery) && !o.HasHistory)
+        {
+            errors.Add($"{key}:{(o.ForceRecovery ? "ForceRecovery" : "AllowRecovery")}: recovery needs history (HistorySize and HistoryTtl).");
+        }
+        if ((o.ForcePositioning || o.AllowPositioning) && !o.HasHistory)
+        {
+            errors.Add($"{key}:{(o.ForcePositioning ? "ForcePositioning" : "AllowPositioning")}: positioning needs history (HistorySize and HistoryTtl).");
+        }
+        if (o.ForcePushJoinLeave && !o.JoinLeave)
+        {
+            errors.Add($"{key}:ForcePushJoinLeave: needs JoinLeave.");
+        }
+        if (!string.IsNullOrEmpty(o.ChannelRegex))
+        {
+            try
+            {
+                _ = new Regex(o.ChannelRegex, RegexOptions.None, TimeSpan.FromMilliseconds(100));
+            }
+            catch (ArgumentException e)
+            {
+                errors.Add($"{key}:ChannelRegex: not a valid regular expression ({e.Message}).");
+            }
+        }
+    }
+
+    private static void Positive(string key, TimeSpan value, List<string> errors)
+    {
+        if (value <= TimeSpan.Zero)
+        {
+            errors.Add($"{key}: must be positive.");
+        }
+    }
+
+    private static void PositiveInt(string key, int value, List<string> errors)
+    {
+        if (value <= 0)
+        {
+            errors.Add($"{key}: must be positive.");
+        }
+    }
+}

@@ -1,0 +1,413 @@
+using Microsoft.Extensions.Logging;
+using Switchboard.Auth;
+using Switchboard.Channels;
+using Switchboard.Protocol;
+
+namespace Switchboard.Sessions;
+
+internal sealed partial class Client
+{
+    /// <summary>
+    /// Handles one incoming frame: its commands in order. A malformed frame, or a command that
+    /// breaks the ordering rules, closes this connection (3501) and nothing else.
+    /// </summary>
+    public async Task HandleFrameAsync(ReadOnlyMemory<byte> frame, CancellationToken cancellationToken)
+    {
+        List<Command> commands;
+        try
+        {
+            commands = JsonCodec.DecodeFrame(frame.Span);
+        }
+        catch (DisconnectException e)
+        {
+            Disconnect(e.Disconnect);
+            return;
+        }
+        foreach (var command in commands)
+        {
+            if (_disconnect is not null)
+            {
+                return;
+            }
+            await HandleCommandAsync(command, cancellationToken).ConfigureAwait(false);
+        }
+    }
+
+    private async Task HandleCommandAsync(Command command, CancellationToken cancellationToken)
+    {
+        var methods = CountMethods(command);
+        if (methods == 0)
+        {
+            if (command.Id == 0)
+            {
+                HandlePong();
+            }
+            else
+            {
+                EnqueueReply(new Reply { Id = command.Id, Error = new Error { Code = ErrorCodes.MethodNotFound, Message = "method not found" } });
+            }
+            return;
+        }
+        if (methods > 1 || (command.Id == 0 && command.Send is null))
+        {
+            Disconnect(Protocol.Disconnect.BadRequest);
+            return;
+        }
+        if (command.Connect is null && _state != ClientState.Connected)
+        {
+            Disconnect(Protocol.Disconnect.BadRequest);
+            return;
+        }
+        var started = _node.Time.GetTimestamp();
+        try
+        {
+            var reply = await DispatchAsync(command, cancellationToken).ConfigureAwait(false);
+            if (reply is not null)
+            {
+                reply.Id = command.Id;
+                EnqueueReply(reply);
+            }
+        }
+        catch (ProtocolException e)
+        {
+            EnqueueReply(new Reply { Id = command.Id, Error = e.ToError() });
+        }
+        catch (DisconnectException e)
+        {
+            Disconnect(e.Disconnect);
+        }
+        catch (OperationCanceledException) when (cancellationToken.IsCancellationRequested || Closed.IsCancellationRequested)
+        {
+            // The connection is going away.
+        }
+#pragma warning disable CA1031 // one failed command answers 100 and harms no one else
+        catch (Exception e)
+#pragma warning restore CA1031
+        {
+            Log.CommandFailed(_node.Logger, Id, e);
+            EnqueueReply(new Reply { Id = command.Id, Error = new Error { Code = ErrorCodes.Internal, Message = "internal server error", Temporary = true } });
+        }
+        finally
+        {
+            Log.CommandHandled(_node.Logger, Id, MethodName(command), _node.Time.GetElapsedTime(started).TotalMilliseconds);
+        }
+    }
+
+    private Task<Reply?> DispatchAsync(Command c, CancellationToken ct)
+    {
+        if (c.Connect is { } connect)
+        {
+            return ConnectAsync(connect, c.Id, ct);
+        }
+        if (c.Subscribe is { } subscribe)
+        {
+            return SubscribeAsync(subscribe, c.Id, ct);
+        }
+        if (c.Unsubscribe is { } unsubscribe)
+        {
+            return UnsubscribeAsync(unsubscribe, ct);
+        }
+        if (c.Publish is { } publish)
+        {
+            return PublishAsync(publish, ct);
+        }
+        if (c.Presence is { } presence)
+        {
+            return PresenceAsync(presence, ct);
+        }
+        if (c.PresenceStats is { } presenceStats)
+        {
+            return PresenceStatsAsync(presenceStats, ct);
+        }
+        if (c.History is { } history)
+        {
+            return HistoryAsync(history, ct);
+        }
+        if (c.Rpc is { } rpc)
+        {
+            return RpcAsync(rpc, ct);
+        }
+        if (c.Refresh is { } refresh)
+        {
+            return RefreshAsync(refresh, ct);
+        }
+        if (c.SubRefresh is { } subRefresh)
+        {
+            return SubRefreshAsync(subRefresh, ct);
+        }
+        return SendAsync(c.Send!, ct);
+    }
+
+    private static int CountMethods(Command c)
+        => (c.Connect is null ? 0 : 1) + (c.Subscribe is null ? 0 : 1) + (c.Unsubscribe is null ? 0 : 1)
+         + (c.Publish is null ? 0 : 1) + (c.Presence is null ? 0 : 1) + (c.PresenceStats is null ? 0 : 1)
+         + (c.History is null ? 0 : 1) + (c.Rpc is null ? 0 : 1) + (c.Refresh is null ? 0 : 1)
+         + (c.SubRefresh is null ? 0 : 1) + (c.Send is null ? 0 : 1);
+
+    private static string MethodName(Command c) =>
+        c.Connect is not null ? "connect" : c.Subscribe is not null ? "subscribe" : c.Unsubscribe is not null ? "unsubscribe"
+        : c.Publish is not null ? "publish" : c.Presence is not null ? "presence" : c.PresenceStats is not null ? "presence_stats"
+        : c.History is not null ? "history" : c.Rpc is not null ? "rpc" : c.Refresh is not null ? "refresh"
+        : c.SubRefresh is not null ? "sub_refresh" : c.Send is not null ? "send" : "pong";
+
+    private void HandlePong()
+    {
+        if (_state != ClientState.Connected || _pongDeadline is null)
+        {
+            // A pong with no ping outstanding is a bad request.
+            Disconnect(Protocol.Disconnect.BadRequest);
+            return;
+        }
+        _pongDeadline = null;
+    }
+
+    private async Task<Reply?> ConnectAsync(ConnectRequest request, uint id, CancellationToken ct)
+    {
+        if (_state != ClientState.Connecting)
+        {
+            throw new DisconnectException(Protocol.Disconnect.BadRequest);
+        }
+        ConnectToken? token = null;
+        if (!string.IsNullOrEmpty(request.Token))
+        {
+            token = await ValidateConnectTokenAsync(request.Token, ct).ConfigureAwait(false);
+        }
+        else if (!_node.Options.Client.AllowAnonymousConnectWithoutToken)
+        {
+            throw new DisconnectException(new Disconnect(DisconnectCodes.InvalidToken, "token required"));
+        }
+        var now = _node.Time.GetUtcNow();
+        if (token?.ExpireAt is { } expireAt && expireAt <= now)
+        {
+            throw new ProtocolException(ErrorCodes.TokenExpired, "token expired");
+        }
+        User = token?.User ?? "";
+        ConnInfo = token?.Info ?? default;
+        ExpireAt = token?.ExpireAt;
+        ClientName = request.Name;
+        ClientVersion = request.Version;
+        _lastPingAt = now;
+        _nextPresenceAt = now + _node.Options.Client.PresenceUpdateInterval;
+        _state = ClientState.Connected;
+        _node.Hub.AddClient(this);
+        Log.Connected(_node.Logger, Id, User, _transport.Name);
+
+        var result = new ConnectResult
+        {
+            Client = Id,
+            Version = _node.Version,
+            Ping = (uint)_node.Options.Client.PingInterval.TotalSeconds,
+            Pong = true,
+            Node = _node.Name,
+        };
+        if (ExpireAt is { } e)
+        {
+            result.Expires = true;
+            result.Ttl = Ttl(e, now);
+        }
+
+        // Server-side subscriptions from the token: subscribed before the reply, live after it.
+        var serverSubs = new List<ClientSubscription>();
+        if (token is not null && (token.Channels.Count > 0 || token.Subs.Count > 0))
+        {
+            result.Subs = [];
+            foreach (var channel in token.Channels.Concat(token.Subs.Keys).Distinct(StringComparer.Ordinal))
+            {
+                token.Subs.TryGetValue(channel, out var options);
+                var recover = request.Subs?.GetValueOrDefault(channel);
+                var (sub, subResult) = await ServerSubscribeAsync(channel, options, recover, ct).ConfigureAwait(false);
+                if (sub is not null)
+                {
+                    serverSubs.Add(sub);
+                    result.Subs[channel] = subResult!;
+                }
+            }
+        }
+        var reply = JsonCodec.Encode(new Reply { Id = id, Connect = result });
+        if (serverSubs.Count == 0)
+        {
+            Enqueue(reply);
+        }
+        else
+        {
+            GoLiveAfter(serverSubs, reply);
+        }
+        foreach (var sub in serverSubs)
+        {
+            await AfterSubscribedAsync(sub, ct).ConfigureAwait(false);
+        }
+        return null;
+    }
+
+    private async Task<ConnectToken> ValidateConnectTokenAsync(string token, CancellationToken ct)
+    {
+        try
+        {
+            return await _node.Tokens.ValidateConnectTokenAsync(token, ct).ConfigureAwait(false);
+        }
+        catch (TokenException e) when (e.Error == TokenError.Expired)
+        {
+            throw new ProtocolException(ErrorCodes.TokenExpired, "token expired");
+        }
+        catch (TokenException e)
+        {
+            Log.InvalidToken(_node.Logger, Id, e.Message);
+            throw new DisconnectException(Protocol.Disconnect.InvalidToken);
+        }
+    }
+
+    private async Task<Reply?> RefreshAsync(RefreshRequest request, CancellationToken ct)
+    {
+        if (string.IsNullOrEmpty(request.Token))
+        {
+            throw ProtocolException.BadRequest("token required");
+        }
+        ConnectToken token;
+        try
+        {
+            token = await _node.Tokens.ValidateConnectTokenAsync(request.Token, ct).ConfigureAwait(false);
+        }
+        catch (TokenException e) when (e.Error == TokenError.Expired)
+        {
+            throw new DisconnectException(Protocol.Disconnect.Expired);
+        }
+        catch (TokenException e)
+        {
+            Log.InvalidToken(_node.Logger, Id, e.Message);
+            throw new DisconnectException(Protocol.Disconnect.InvalidToken);
+        }
+        if (token.User != User)
+        {
+            throw new DisconnectException(Protocol.Disconnect.InvalidToken);
+        }
+        var now = _node.Time.GetUtcNow();
+        if (token.ExpireAt is { } e2 && e2 <= now)
+        {
+            throw new DisconnectException(Protocol.Disconnect.Expired);
+        }
+        ExpireAt = token.ExpireAt;
+        if (!token.Info.IsEmpty)
+        {
+            ConnInfo = token.Info;
+        }
+        var result = new RefreshResult { Client = Id, Version = _node.Version };
+        if (ExpireAt is { } expireAt)
+        {
+            result.Expires = true;
+            result.Ttl = Ttl(expireAt, now);
+        }
+        return new Reply { Refresh = result };
+    }
+
+    /// <summary>Server API refresh: a new expiry (or none), announced with a refresh push.</summary>
+    public void ApplyServerRefresh(DateTimeOffset? expireAt)
+    {
+        ExpireAt = expireAt;
+        var push = new RefreshPush();
+        if (expireAt is { } e)
+        {
+            push.Expires = true;
+            push.Ttl = Ttl(e, _node.Time.GetUtcNow());
+        }
+        Enqueue(JsonCodec.EncodePush(new Push { Refresh = push }));
+    }
+
+    private async Task<Reply?> PublishAsync(PublishRequest request, CancellationToken ct)
+    {
+        var rule = _node.Policy.Resolve(request.Channel);
+        if (request.Data.IsEmpty)
+        {
+            throw ProtocolException.BadRequest("data required");
+        }
+        _subscriptions.TryGetValue(rule.Channel, out var sub);
+        if (!ChannelPolicy.CanPublish(rule, User, sub is not null))
+        {
+            throw ProtocolException.PermissionDenied();
+        }
+        var publication = new Publication { Data = request.Data, Info = Info(sub?.ChanInfo ?? default) };
+        await _node.Broker.PublishAsync(rule.Channel, publication, rule.PublishOptions() with
+        {
+            IdempotentResultTtl = _node.Options.Client.IdempotentResultTtl,
+        }, ct).ConfigureAwait(false);
+        return new Reply { Publish = new PublishResult() };
+    }
+
+    private async Task<Reply?> PresenceAsync(PresenceRequest request, CancellationToken ct)
+    {
+        var rule = _node.Policy.Resolve(request.Channel);
+        if (!rule.Options.Presence)
+        {
+            throw ProtocolException.NotAvailable();
+        }
+        if (!ChannelPolicy.CanReadPresence(rule, User, _subscriptions.ContainsKey(rule.Channel)))
+        {
+            throw ProtocolException.PermissionDenied();
+        }
+        var presence = await _node.Presence.PresenceAsync(rule.Channel, ct).ConfigureAwait(false);
+        return new Reply { Presence = new PresenceResult { Presence = new Dictionary<string, ClientInfo>(presence, StringComparer.Ordinal) } };
+    }
+
+    private async Task<Reply?> PresenceStatsAsync(PresenceStatsRequest request, CancellationToken ct)
+    {
+        var rule = _node.Policy.Resolve(request.Channel);
+        if (!rule.Options.Presence)
+        {
+            throw ProtocolException.NotAvailable();
+        }
+        if (!ChannelPolicy.CanReadPresence(rule, User, _subscriptions.ContainsKey(rule.Channel)))
+        {
+            throw ProtocolException.PermissionDenied();
+        }
+        var stats = await _node.Presence.PresenceStatsAsync(rule.Channel, ct).ConfigureAwait(false);
+        return new Reply { PresenceStats = new PresenceStatsResult { NumClients = (uint)stats.NumClients, NumUsers = (uint)stats.NumUsers } };
+    }
+
+    private async Task<Reply?> HistoryAsync(HistoryRequest request, CancellationToken ct)
+    {
+        var rule = _node.Policy.Resolve(request.Channel);
+        if (!rule.Options.HasHistory)
+        {
+            throw ProtocolException.NotAvailable();
+        }
+        if (!ChannelPolicy.CanReadHistory(rule, User, _subscriptions.ContainsKey(rule.Channel)))
+        {
+            throw ProtocolException.PermissionDenied();
+        }
+        var page = await _node.ReadHistoryAsync(rule, request.Limit, request.Since, request.Reverse, ct).ConfigureAwait(false);
+        return new Reply
+        {
+            History = new HistoryResult
+            {
+                Publications = page.Publications.Count == 0 ? null : [.. page.Publications],
+                Epoch = page.Position.Epoch,
+                Offset = page.Position.Offset,
+            },
+        };
+    }
+
+    private async Task<Reply?> RpcAsync(RpcRequest request, CancellationToken ct)
+    {
+        var handler = request.Method is null ? null : _node.FindRpcHandler(request.Method);
+        if (handler is null)
+        {
+            throw new ProtocolException(ErrorCodes.MethodNotFound, "method not found");
+        }
+        var data = await handler.HandleAsync(new RpcContext(request.Method!, request.Data, Context), ct).ConfigureAwait(false);
+        return new Reply { Rpc = new RpcResult { Data = data } };
+    }
+
+    private async Task<Reply?> SendAsync(SendRequest request, CancellationToken ct)
+    {
+        foreach (var handler in _node.SendHandlers)
+        {
+            await handler.HandleAsync(new SendContext(request.Data, Context), ct).ConfigureAwait(false);
+        }
+        return null;
+    }
+
+    /// <summary>What extension points see of this client.</summary>
+    public ClientContext Context => new(Id, User, ConnInfo, _transport.Name);
+
+    private static uint Ttl(DateTimeOffset expireAt, DateTimeOffset now)
+        => (uint)Math.Max(1, Math.Ceiling((expireAt - now).TotalSeconds));
+}

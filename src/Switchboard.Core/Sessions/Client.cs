@@ -1,0 +1,264 @@
+using System.Buffers;
+using System.Collections.Concurrent;
+using System.Threading.Channels;
+using Microsoft.Extensions.Logging;
+using Switchboard.Protocol;
+
+namespace Switchboard.Sessions;
+
+/// <summary>
+/// One client connection: its identity, its subscriptions, and its single outbound queue drained
+/// by one writer loop. Commands of a connection are handled one at a time, in arrival order.
+/// Publishers only ever enqueue here; they never wait for the client's socket.
+/// </summary>
+internal sealed partial class Client
+{
+    private readonly Node _node;
+    private readonly ITransport _transport;
+    private readonly Channel<ReadOnlyMemory<byte>> _outbound = Channel.CreateUnbounded<ReadOnlyMemory<byte>>(
+        new UnboundedChannelOptions { SingleReader = true, SingleWriter = false });
+    private readonly ConcurrentDictionary<string, ClientSubscription> _subscriptions = new(StringComparer.Ordinal);
+    private readonly CancellationTokenSource _closed = new();
+    private long _queuedBytes;
+    private Disconnect? _disconnect;
+    private volatile bool _abortWrites;
+    private int _cleanedUp;
+    private volatile ClientState _state = ClientState.Connecting;
+
+    // Heartbeat state, touched by the heartbeat sweep and the command loop.
+    private readonly DateTimeOffset _createdAt;
+    private DateTimeOffset _lastPingAt;
+    private DateTimeOffset? _pongDeadline;
+    private DateTimeOffset _nextPresenceAt;
+
+    public Client(Node node, ITransport transport)
+    {
+        _node = node;
+        _transport = transport;
+        _createdAt = node.Time.GetUtcNow();
+        Id = Guid.NewGuid().ToString();
+        Writer = Task.Run(RunWriterAsync);
+    }
+
+    public string Id { get; }
+
+    public string User { get; private set; } = "";
+
+    public RawJson ConnInfo { get; private set; }
+
+    public string? ClientName { get; private set; }
+
+    public string? ClientVersion { get; private set; }
+
+    public DateTimeOffset? ExpireAt { get; private set; }
+
+    public ClientState State => _state;
+
+    public string TransportName => _transport.Name;
+
+    /// <summary>Completes when the writer loop has ended (after the close frame, if any).</summary>
+    public Task Writer { get; }
+
+    /// <summary>Cancelled when the connection is closed.</summary>
+    public CancellationToken Closed => _closed.Token;
+
+    public IReadOnlyCollection<string> Channels => [.. _subscriptions.Keys];
+
+    public long QueuedBytes => Interlocked.Read(ref _queuedBytes);
+
+    internal ClientInfo Info(RawJson chanInfo = default) => new() { User = User, Client = Id, ConnInfo = ConnInfo, ChanInfo = chanInfo };
+
+    /// <summary>
+    /// Queues one message for the writer loop. Past the queue bound the client is too slow: it is
+    /// closed with 3008 and the message is dropped (it will recover on reconnect).
+    /// </summary>
+    public bool Enqueue(ReadOnlyMemory<byte> message)
+    {
+        if (_disconnect is not null)
+        {
+            return false;
+        }
+        var queued = Interlocked.Add(ref _queuedBytes, message.Length);
+        if (queued > _node.Options.Client.QueueMaxBytes)
+        {
+            Interlocked.Add(ref _queuedBytes, -message.Length);
+            Log.SlowClient(_node.Logger, Id, queued);
+            Disconnect(Protocol.Disconnect.Slow, abort: true);
+            return false;
+        }
+        if (!_outbound.Writer.TryWrite(message))
+        {
+            Interlocked.Add(ref _queuedBytes, -message.Length);
+            return false;
+        }
+        return true;
+    }
+
+    private void EnqueueReply(Reply reply) => Enqueue(JsonCodec.Encode(reply));
+
+    /// <summary>
+    /// Closes the connection with a code. Queued messages are flushed first unless
+    /// <paramref name="abort"/> is set (a slow client gets its close frame at once).
+    /// </summary>
+    public void Disconnect(Disconnect disconnect, bool abort = false)
+    {
+        if (Interlocked.CompareExchange(ref _disconnect, disconnect, null) is not null)
+        {
+            return;
+        }
+        Log.Disconnecting(_node.Logger, Id, User, disconnect.Code, disconnect.Reason);
+        _abortWrites = abort;
+        _outbound.Writer.TryComplete();
+        _ = CleanupAsync();
+    }
+
+    private async Task RunWriterAsync()
+    {
+        var reader = _outbound.Reader;
+        var maxFrame = _node.Options.Client.MaxFrameBytes;
+        try
+        {
+            while (await reader.WaitToReadAsync().ConfigureAwait(false))
+            {
+                if (_abortWrites || !reader.TryRead(out var first))
+                {
+                    if (_abortWrites)
+                    {
+                        break;
+                    }
+                    continue;
+                }
+                Interlocked.Add(ref _queuedBytes, -first.Length);
+                if (!reader.TryPeek(out var next) || first.Length + 1 + next.Length > maxFrame)
+                {
+                    // The common fan-out case: one message, written as it is, no copy.
+                    await _transport.WriteAsync(first, CancellationToken.None).ConfigureAwait(false);
+                    continue;
+                }
+                await WriteCoalescedAsync(reader, first, maxFrame).ConfigureAwait(false);
+            }
+        }
+#pragma warning disable CA1031 // a failed write ends this connection only
+        catch (Exception e)
+#pragma warning restore CA1031
+        {
+            Log.WriteFailed(_node.Logger, Id, e);
+            Interlocked.CompareExchange(ref _disconnect, Protocol.Disconnect.WriteError, null);
+        }
+        await CloseTransportAsync().ConfigureAwait(false);
+        await CleanupAsync().ConfigureAwait(false);
+    }
+
+    // Joins what is queued into one newline-separated frame of at most maxFrame bytes.
+    private async Task WriteCoalescedAsync(ChannelReader<ReadOnlyMemory<byte>> reader, ReadOnlyMemory<byte> first, int maxFrame)
+    {
+        var buffer = ArrayPool<byte>.Shared.Rent(maxFrame);
+        try
+        {
+            first.Span.CopyTo(buffer);
+            var length = first.Length;
+            while (reader.TryPeek(out var next) && length + 1 + next.Length <= maxFrame && reader.TryRead(out next))
+            {
+                Interlocked.Add(ref _queuedBytes, -next.Length);
+                buffer[length++] = (byte)'\n';
+                next.Span.CopyTo(buffer.AsSpan(length));
+                length += next.Length;
+            }
+            await _transport.WriteAsync(buffer.AsMemory(0, length), CancellationToken.None).ConfigureAwait(false);
+        }
+        finally
+        {
+            ArrayPool<byte>.Shared.Return(buffer);
+        }
+    }
+
+    private async Task CloseTransportAsync()
+    {
+        var disconnect = _disconnect ?? Protocol.Disconnect.ConnectionClosed;
+        try
+        {
+            await _transport.CloseAsync(disconnect, CancellationToken.None).ConfigureAwait(false);
+        }
+#pragma warning disable CA1031 // the peer may already be gone
+        catch (Exception e)
+#pragma warning restore CA1031
+        {
+            Log.CloseFailed(_node.Logger, Id, e);
+        }
+    }
+
+    /// <summary>The transport saw the connection end (peer closed, network error).</summary>
+    public Task OnTransportClosedAsync()
+    {
+        Interlocked.CompareExchange(ref _disconnect, Protocol.Disconnect.ConnectionClosed, null);
+        _abortWrites = true;
+        _outbound.Writer.TryComplete();
+        return CleanupAsync();
+    }
+
+    // Runs once: leaves every channel and forgets the client.
+    private async Task CleanupAsync()
+    {
+        if (Interlocked.Exchange(ref _cleanedUp, 1) == 1)
+        {
+            return;
+        }
+        _state = ClientState.Closed;
+        await _closed.CancelAsync().ConfigureAwait(false);
+        _node.RemoveSession(this);
+        foreach (var channel in _subscriptions.Keys)
+        {
+            if (_subscriptions.TryRemove(channel, out var sub))
+            {
+                await LeaveChannelAsync(sub, CancellationToken.None).ConfigureAwait(false);
+            }
+        }
+    }
+
+    /// <summary>Called by the node's heartbeat about once a second.</summary>
+    public void OnHeartbeat(DateTimeOffset now)
+    {
+        var client = _node.Options.Client;
+        switch (_state)
+        {
+            case ClientState.Connecting:
+                if (now - _createdAt >= client.ConnectTimeout)
+                {
+                    Disconnect(Protocol.Disconnect.Stale);
+                }
+                return;
+            case ClientState.Closed:
+                return;
+        }
+        if (_pongDeadline is { } deadline && now >= deadline)
+        {
+            Disconnect(Protocol.Disconnect.NoPong);
+            return;
+        }
+        if (ExpireAt is { } expireAt && now >= expireAt + client.ExpiredCloseDelay)
+        {
+            Disconnect(Protocol.Disconnect.Expired);
+            return;
+        }
+        if (now - _lastPingAt >= client.PingInterval)
+        {
+            _lastPingAt = now;
+            _pongDeadline ??= now + client.PongTimeout;
+            Enqueue(JsonCodec.Ping);
+        }
+        CheckSubscriptionExpiry(now);
+        if (now >= _nextPresenceAt)
+        {
+            _nextPresenceAt = now + client.PresenceUpdateInterval;
+            _ = RefreshPresenceAsync();
+        }
+    }
+}
+
+/// <summary>Where a connection is in its life.</summary>
+internal enum ClientState
+{
+    Connecting,
+    Connected,
+    Closed,
+}

@@ -1,0 +1,44 @@
+using Switchboard.Channels;
+using Switchboard.Protocol;
+
+namespace Switchboard.Sessions;
+
+/// <summary>
+/// One channel subscription of a client. Until the subscribe reply is queued it is not live:
+/// publications that arrive meanwhile are buffered, then merged behind the reply by offset,
+/// so recovery loses nothing and delivers nothing twice.
+/// </summary>
+internal sealed class ClientSubscription(string channel, ChannelRule rule)
+{
+    private List<(Publication Pub, ReadOnlyMemory<byte> Bytes)>? _buffer = [];
+
+    public Lock Lock { get; } = new();
+    public string Channel { get; } = channel;
+    public ChannelRule Rule { get; } = rule;
+    public bool Positioned { get; set; }
+    public bool Recoverable { get; set; }
+    public bool JoinLeave { get; set; }
+    public bool Presence { get; set; }
+    public bool ServerSide { get; set; }
+    public RawJson ChanInfo { get; set; }
+    public DateTimeOffset? ExpireAt { get; set; }
+
+    /// <summary>The offset of the last publication queued to the client (positioned subscriptions).</summary>
+    public ulong Offset { get; set; }
+
+    public string Epoch { get; set; } = "";
+
+    /// <summary>Called with <see cref="Lock"/> held.</summary>
+    public bool IsLive => _buffer is null;
+
+    /// <summary>Called with <see cref="Lock"/> held, while not live.</summary>
+    public void Buffer(Publication pub, ReadOnlyMemory<byte> bytes) => _buffer!.Add((pub, bytes));
+
+    /// <summary>Called with <see cref="Lock"/> held: ends buffering and returns what was buffered.</summary>
+    public List<(Publication Pub, ReadOnlyMemory<byte> Bytes)> GoLive()
+    {
+        var buffered = _buffer ?? [];
+        _buffer = null;
+        return buffered;
+    }
+}

@@ -1,0 +1,222 @@
+using System.Collections.Concurrent;
+using Switchboard.Engine;
+using Switchboard.Protocol;
+
+namespace Switchboard.Sessions;
+
+/// <summary>
+/// This node's clients and the map channel → local subscribers, sharded so that subscribes on
+/// different channels do not contend. A channel's subscribers are kept as an immutable array,
+/// so fan-out reads it with no lock and serializes a publication once for all of them.
+/// </summary>
+internal sealed class Hub
+{
+    private const int ShardCount = 64;
+
+    private readonly Shard[] _shards = [.. Enumerable.Range(0, ShardCount).Select(_ => new Shard())];
+    private readonly SemaphoreSlim[] _brokerLocks = [.. Enumerable.Range(0, ShardCount).Select(_ => new SemaphoreSlim(1, 1))];
+    private readonly ConcurrentDictionary<string, Client> _clients = new(StringComparer.Ordinal);
+    private readonly ConcurrentDictionary<string, ConcurrentDictionary<string, Client>> _users = new(StringComparer.Ordinal);
+    private readonly IBroker _broker;
+
+    public Hub(IBroker broker) => _broker = broker;
+
+    public int ClientCount => _clients.Count;
+
+    public int UserCount => _users.Count;
+
+    public IEnumerable<Client> Clients => _clients.Values;
+
+    public void AddClient(Client client)
+    {
+        _clients[client.Id] = client;
+        _users.GetOrAdd(client.User, _ => new ConcurrentDictionary<string, Client>(StringComparer.Ordinal))[client.Id] = client;
+    }
+
+    public void RemoveClient(Client client)
+    {
+        if (!_clients.TryRemove(client.Id, out _))
+        {
+            return;
+        }
+        if (_users.TryGetValue(client.User, out var byId))
+        {
+            byId.TryRemove(client.Id, out _);
+            if (byId.IsEmpty)
+            {
+                // Remove only if still empty: a racing AddClient re-creates the entry.
+                _users.TryRemove(new KeyValuePair<string, ConcurrentDictionary<string, Client>>(client.User, byId));
+            }
+        }
+    }
+
+    public Client? FindClient(string clientId) => _clients.GetValueOrDefault(clientId);
+
+    public IReadOnlyCollection<Client> UserClients(string user)
+        => _users.TryGetValue(user, out var byId) ? [.. byId.Values] : [];
+
+    /// <summary>Adds a local subscriber; the first one on this node subscribes the node in the broker.</summary>
+    public async Task AddSubscriptionAsync(string channel, Client client, CancellationToken cancellationToken)
+    {
+        var index = ShardIndex(channel);
+        var brokerLock = _brokerLocks[index];
+        await brokerLock.WaitAsync(cancellationToken).ConfigureAwait(false);
+        try
+        {
+            var first = _shards[index].Add(channel, client);
+            if (first)
+            {
+                try
+                {
+                    await _broker.SubscribeAsync(channel, cancellationToken).ConfigureAwait(false);
+                }
+                catch
+                {
+                    _shards[index].Remove(channel, client);
+                    throw;
+                }
+            }
+        }
+        finally
+        {
+            brokerLock.Release();
+        }
+    }
+
+    /// <summary>Removes a local subscriber; the last one unsubscribes the node in the broker.</summary>
+    public async Task RemoveSubscriptionAsync(string channel, Client client, CancellationToken cancellationToken)
+    {
+        var index = ShardIndex(channel);
+        var brokerLock = _brokerLocks[index];
+        await brokerLock.WaitAsync(cancellationToken).ConfigureAwait(false);
+        try
+        {
+            if (_shards[index].Remove(channel, client))
+            {
+                await _broker.UnsubscribeAsync(channel, cancellationToken).ConfigureAwait(false);
+            }
+        }
+        finally
+        {
+            brokerLock.Release();
+        }
+    }
+
+    public Client[] Subscribers(string channel) => _shards[ShardIndex(channel)].Get(channel);
+
+    /// <summary>Channels with local subscribers, and how many.</summary>
+    public Dictionary<string, int> Channels()
+    {
+        var result = new Dictionary<string, int>(StringComparer.Ordinal);
+        foreach (var shard in _shards)
+        {
+            shard.CopyCounts(result);
+        }
+        return result;
+    }
+
+    public int SubscriptionCount => _shards.Sum(s => s.SubscriptionCount);
+
+    /// <summary>Fan-out: one serialization, the same bytes queued for every local subscriber.</summary>
+    public void BroadcastPublication(string channel, Publication publication)
+    {
+        var subscribers = Subscribers(channel);
+        if (subscribers.Length == 0)
+        {
+            return;
+        }
+        ReadOnlyMemory<byte> bytes = JsonCodec.EncodePublication(channel, publication);
+        foreach (var client in subscribers)
+        {
+            client.DeliverPublication(channel, publication, bytes);
+        }
+    }
+
+    public void BroadcastJoinLeave(string channel, Push push)
+    {
+        var subscribers = Subscribers(channel);
+        if (subscribers.Length == 0)
+        {
+            return;
+        }
+        ReadOnlyMemory<byte> bytes = JsonCodec.EncodePush(push);
+        foreach (var client in subscribers)
+        {
+            client.DeliverJoinLeave(channel, bytes);
+        }
+    }
+
+    private static int ShardIndex(string channel) => (int)((uint)StringComparer.Ordinal.GetHashCode(channel) % ShardCount);
+
+    private sealed class Shard
+    {
+        private readonly Lock _lock = new();
+        // Written under _lock, read without it: fan-out never waits for a subscribe.
+        private readonly ConcurrentDictionary<string, Client[]> _channels = new(StringComparer.Ordinal);
+        private volatile int _subscriptions;
+
+        public int SubscriptionCount => _subscriptions;
+
+        public Client[] Get(string channel) => _channels.GetValueOrDefault(channel) ?? [];
+
+        // Returns true when this is the channel's first local subscriber.
+        public bool Add(string channel, Client client)
+        {
+            lock (_lock)
+            {
+                if (!_channels.TryGetValue(channel, out var current))
+                {
+                    _channels[channel] = [client];
+                    _subscriptions++;
+                    return true;
+                }
+                if (Array.IndexOf(current, client) >= 0)
+                {
+                    return false;
+                }
+                _channels[channel] = [.. current, client];
+                _subscriptions++;
+                return false;
+            }
+        }
+
+        // Returns true when the channel has no local subscriber left.
+        public bool Remove(string channel, Client client)
+        {
+            lock (_lock)
+            {
+                if (!_channels.TryGetValue(channel, out var current))
+                {
+                    return false;
+                }
+                var index = Array.IndexOf(current, client);
+                if (index < 0)
+                {
+                    return false;
+                }
+                _subscriptions--;
+                if (current.Length == 1)
+                {
+                    _channels.TryRemove(channel, out _);
+                    return true;
+                }
+                var next = new Client[current.Length - 1];
+                Array.Copy(current, 0, next, 0, index);
+                Array.Copy(current, index + 1, next, index, current.Length - index - 1);
+                _channels[channel] = next;
+                return false;
+            }
+        }
+
+        public void CopyCounts(Dictionary<string, int> into)
+        {
+            lock (_lock)
+            {
+                foreach (var (channel, clients) in _channels)
+                {
+                    into[channel] = clients.Length;
+                }
+            }
+        }
+    }
+}
