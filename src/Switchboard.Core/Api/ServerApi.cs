@@ -1,0 +1,267 @@
+using System.Text;
+using System.Text.RegularExpressions;
+using Switchboard.Channels;
+using Switchboard.Protocol;
+using Switchboard.Sessions;
+
+namespace Switchboard.Api;
+
+/// <summary>
+/// The server API's behaviour, independent of HTTP: the HTTP endpoints call it, and so will
+/// in-process apps. Errors are thrown as <see cref="ProtocolException"/> with API error codes.
+/// </summary>
+internal sealed class ServerApi(Node node)
+{
+    private readonly string _uid = Guid.NewGuid().ToString();
+
+    public async Task<PublishApiResult> PublishAsync(PublishApiRequest request, CancellationToken ct)
+    {
+        var rule = node.Policy.Resolve(request.Channel);
+        if (request.Data.IsEmpty)
+        {
+            throw ProtocolException.BadRequest("data required");
+        }
+        var publication = new Publication { Data = request.Data, Tags = request.Tags };
+        var outcome = await node.Broker.PublishAsync(rule.Channel, publication, rule.PublishOptions(request.SkipHistory, request.IdempotencyKey) with
+        {
+            IdempotentResultTtl = node.Options.Client.IdempotentResultTtl,
+        }, ct).ConfigureAwait(false);
+        return new PublishApiResult
+        {
+            Offset = outcome.Position.Offset,
+            Epoch = string.IsNullOrEmpty(outcome.Position.Epoch) ? null : outcome.Position.Epoch,
+        };
+    }
+
+    public async Task<BroadcastApiResult> BroadcastAsync(BroadcastApiRequest request, CancellationToken ct)
+    {
+        if (request.Channels is not { Count: > 0 })
+        {
+            throw ProtocolException.BadRequest("channels required");
+        }
+        if (request.Data.IsEmpty)
+        {
+            throw ProtocolException.BadRequest("data required");
+        }
+        var result = new BroadcastApiResult();
+        foreach (var channel in request.Channels)
+        {
+            try
+            {
+                var published = await PublishAsync(new PublishApiRequest
+                {
+                    Channel = channel,
+                    Data = request.Data,
+                    SkipHistory = request.SkipHistory,
+                    Tags = request.Tags,
+                    IdempotencyKey = request.IdempotencyKey,
+                }, ct).ConfigureAwait(false);
+                result.Responses.Add(new ApiResponse<PublishApiResult> { Result = published });
+            }
+            catch (ProtocolException e)
+            {
+                result.Responses.Add(new ApiResponse<PublishApiResult> { Error = e.ToError() });
+            }
+        }
+        return result;
+    }
+
+    public async Task<EmptyApiMessage> SubscribeAsync(SubscribeApiRequest request, CancellationToken ct)
+    {
+        var user = RequireUser(request.User);
+        var rule = node.Policy.Resolve(request.Channel);
+        foreach (var client in TargetClients(user, request.Client))
+        {
+            await client.SubscribeFromServerAsync(rule.Channel, request.Info, request.Data, ct).ConfigureAwait(false);
+        }
+        return new EmptyApiMessage();
+    }
+
+    public async Task<EmptyApiMessage> UnsubscribeAsync(UnsubscribeApiRequest request, CancellationToken ct)
+    {
+        var user = RequireUser(request.User);
+        var rule = node.Policy.Resolve(request.Channel);
+        foreach (var client in TargetClients(user, request.Client))
+        {
+            await client.UnsubscribeFromServerAsync(rule.Channel, UnsubscribeCodes.Server, "server unsubscribe", ct).ConfigureAwait(false);
+        }
+        return new EmptyApiMessage();
+    }
+
+    public Task<EmptyApiMessage> DisconnectAsync(DisconnectApiRequest request, CancellationToken ct)
+    {
+        var user = RequireUser(request.User);
+        var disconnect = Protocol.Disconnect.ForceNoReconnect;
+        if (request.Disconnect is { } spec)
+        {
+            if (spec.Code is < 3000 or > 4999)
+            {
+                throw ProtocolException.BadRequest("disconnect code must be within 3000-4999");
+            }
+            var reason = spec.Reason ?? "";
+            if (Encoding.UTF8.GetByteCount(reason) > 122)
+            {
+                throw ProtocolException.BadRequest("disconnect reason must be under 123 bytes");
+            }
+            disconnect = new Disconnect((ushort)spec.Code, reason);
+        }
+        var spare = request.Whitelist is null ? null : new HashSet<string>(request.Whitelist, StringComparer.Ordinal);
+        foreach (var client in TargetClients(user, request.Client))
+        {
+            if (spare is null || !spare.Contains(client.Id))
+            {
+                client.Disconnect(disconnect);
+            }
+        }
+        return Task.FromResult(new EmptyApiMessage());
+    }
+
+    public Task<EmptyApiMessage> RefreshAsync(RefreshApiRequest request, CancellationToken ct)
+    {
+        var user = RequireUser(request.User);
+        foreach (var client in TargetClients(user, request.Client))
+        {
+            if (request.Expired)
+            {
+                client.Disconnect(Protocol.Disconnect.Expired);
+            }
+            else
+            {
+                client.ApplyServerRefresh(request.ExpireAt > 0 ? DateTimeOffset.FromUnixTimeSeconds(request.ExpireAt) : null);
+            }
+        }
+        return Task.FromResult(new EmptyApiMessage());
+    }
+
+    public async Task<PresenceApiResult> PresenceAsync(ChannelApiRequest request, CancellationToken ct)
+    {
+        var rule = node.Policy.Resolve(request.Channel);
+        if (!rule.Options.Presence)
+        {
+            throw ProtocolException.NotAvailable();
+        }
+        var presence = await node.Presence.PresenceAsync(rule.Channel, ct).ConfigureAwait(false);
+        return new PresenceApiResult { Presence = new Dictionary<string, ClientInfo>(presence, StringComparer.Ordinal) };
+    }
+
+    public async Task<PresenceStatsApiResult> PresenceStatsAsync(ChannelApiRequest request, CancellationToken ct)
+    {
+        var rule = node.Policy.Resolve(request.Channel);
+        if (!rule.Options.Presence)
+        {
+            throw ProtocolException.NotAvailable();
+        }
+        var stats = await node.Presence.PresenceStatsAsync(rule.Channel, ct).ConfigureAwait(false);
+        return new PresenceStatsApiResult { NumClients = stats.NumClients, NumUsers = stats.NumUsers };
+    }
+
+    public async Task<HistoryApiResult> HistoryAsync(HistoryApiRequest request, CancellationToken ct)
+    {
+        var rule = node.Policy.Resolve(request.Channel);
+        if (!rule.Options.HasHistory)
+        {
+            throw ProtocolException.NotAvailable();
+        }
+        var page = await node.ReadHistoryAsync(rule, request.Limit, request.Since, request.Reverse, ct).ConfigureAwait(false);
+        return new HistoryApiResult { Publications = [.. page.Publications], Offset = page.Position.Offset, Epoch = page.Position.Epoch };
+    }
+
+    public async Task<EmptyApiMessage> HistoryRemoveAsync(ChannelApiRequest request, CancellationToken ct)
+    {
+        var rule = node.Policy.Resolve(request.Channel);
+        await node.Broker.RemoveHistoryAsync(rule.Channel, ct).ConfigureAwait(false);
+        return new EmptyApiMessage();
+    }
+
+    public Task<ChannelsApiResult> ChannelsAsync(ChannelsApiRequest request, CancellationToken ct)
+    {
+        var pattern = string.IsNullOrEmpty(request.Pattern) ? null : GlobToRegex(request.Pattern);
+        var result = new ChannelsApiResult();
+        foreach (var (channel, count) in node.Hub.Channels())
+        {
+            if (pattern is null || pattern.IsMatch(channel))
+            {
+                result.Channels[channel] = new ChannelInfo { NumClients = count };
+            }
+        }
+        return Task.FromResult(result);
+    }
+
+    public Task<InfoApiResult> InfoAsync(CancellationToken ct)
+    {
+        var hub = node.Hub;
+        var info = new NodeInfo
+        {
+            Uid = _uid,
+            Name = node.Name,
+            Version = node.Version,
+            NumClients = hub.ClientCount,
+            NumUsers = hub.UserCount,
+            NumChannels = hub.Channels().Count,
+            NumSubs = hub.SubscriptionCount,
+            Uptime = (long)(node.Time.GetUtcNow() - node.StartedAt).TotalSeconds,
+        };
+        return Task.FromResult(new InfoApiResult { Nodes = [info] });
+    }
+
+    public async Task<BatchApiResult> BatchAsync(BatchApiRequest request, CancellationToken ct)
+    {
+        if (request.Commands.Count > 1000)
+        {
+            throw ProtocolException.BadRequest("at most 1000 commands in a batch");
+        }
+        if (request.Parallel)
+        {
+            var replies = await Task.WhenAll(request.Commands.Select(c => RunBatchCommandAsync(c, ct))).ConfigureAwait(false);
+            return new BatchApiResult { Replies = [.. replies] };
+        }
+        var result = new BatchApiResult();
+        foreach (var command in request.Commands)
+        {
+            result.Replies.Add(await RunBatchCommandAsync(command, ct).ConfigureAwait(false));
+        }
+        return result;
+    }
+
+    private async Task<BatchReply> RunBatchCommandAsync(BatchCommand c, CancellationToken ct)
+    {
+        try
+        {
+            return c switch
+            {
+                { Publish: { } r } => new BatchReply { Publish = await PublishAsync(r, ct).ConfigureAwait(false) },
+                { Broadcast: { } r } => new BatchReply { Broadcast = await BroadcastAsync(r, ct).ConfigureAwait(false) },
+                { Subscribe: { } r } => new BatchReply { Subscribe = await SubscribeAsync(r, ct).ConfigureAwait(false) },
+                { Unsubscribe: { } r } => new BatchReply { Unsubscribe = await UnsubscribeAsync(r, ct).ConfigureAwait(false) },
+                { Disconnect: { } r } => new BatchReply { Disconnect = await DisconnectAsync(r, ct).ConfigureAwait(false) },
+                { Refresh: { } r } => new BatchReply { Refresh = await RefreshAsync(r, ct).ConfigureAwait(false) },
+                { Presence: { } r } => new BatchReply { Presence = await PresenceAsync(r, ct).ConfigureAwait(false) },
+                { PresenceStats: { } r } => new BatchReply { PresenceStats = await PresenceStatsAsync(r, ct).ConfigureAwait(false) },
+                { History: { } r } => new BatchReply { History = await HistoryAsync(r, ct).ConfigureAwait(false) },
+                { HistoryRemove: { } r } => new BatchReply { HistoryRemove = await HistoryRemoveAsync(r, ct).ConfigureAwait(false) },
+                { Channels: { } r } => new BatchReply { Channels = await ChannelsAsync(r, ct).ConfigureAwait(false) },
+                { Info: not null } => new BatchReply { Info = await InfoAsync(ct).ConfigureAwait(false) },
+                _ => new BatchReply { Error = new Error { Code = ErrorCodes.MethodNotFound, Message = "method not found" } },
+            };
+        }
+        catch (ProtocolException e)
+        {
+            return new BatchReply { Error = e.ToError() };
+        }
+    }
+
+    private static string RequireUser(string? user)
+        => user ?? throw ProtocolException.BadRequest("user required");
+
+    private IEnumerable<Client> TargetClients(string user, string? clientId)
+    {
+        var clients = node.Hub.UserClients(user);
+        return string.IsNullOrEmpty(clientId) ? clients : clients.Where(c => c.Id == clientId);
+    }
+
+    private static Regex GlobToRegex(string glob)
+    {
+        var pattern = "^" + Regex.Escape(glob).Replace("\\*", ".*", StringComparison.Ordinal).Replace("\\?", ".", StringComparison.Ordinal) + "$";
+        return new Regex(pattern, RegexOptions.CultureInvariant | RegexOptions.Singleline, TimeSpan.FromMilliseconds(100));
+    }
+}

@@ -1,0 +1,102 @@
+using Microsoft.Extensions.Options;
+using Scalar.AspNetCore;
+using Switchboard.Api;
+using Switchboard.Auth;
+using Switchboard.Channels;
+using Switchboard.Engine;
+using Switchboard.Server.Api;
+using Switchboard.Server.Transports;
+using Switchboard.Sessions;
+
+namespace Switchboard.Server.Hosting;
+
+/// <summary>Builds and runs the server: configuration, services, endpoints.</summary>
+public static class SwitchboardApp
+{
+    /// <summary>Runs the server until it is stopped; returns the process exit code.</summary>
+    public static async Task<int> RunAsync(string[] args)
+    {
+        WebApplication app;
+        try
+        {
+            app = Build(args);
+            await app.StartAsync().ConfigureAwait(false);
+        }
+        catch (Exception e) when (e is OptionsValidationException or InvalidOperationException)
+        {
+            // Bad configuration: say which key, without a stack trace.
+            await Console.Error.WriteLineAsync($"Switchboard cannot start: invalid configuration.{Environment.NewLine}{ConfigurationError(e)}").ConfigureAwait(false);
+            return 2;
+        }
+        await app.WaitForShutdownAsync().ConfigureAwait(false);
+        await app.DisposeAsync().ConfigureAwait(false);
+        return 0;
+    }
+
+    private static string ConfigurationError(Exception e) => e switch
+    {
+        OptionsValidationException v => string.Join(Environment.NewLine, v.Failures.Select(f => "  " + f)),
+        _ => "  " + (e.InnerException is { } inner ? $"{e.Message} {inner.Message}" : e.Message),
+    };
+
+    /// <summary>Builds the application; <paramref name="configureServices"/> lets tests replace services (e.g. the clock).</summary>
+    public static WebApplication Build(string[] args, Action<IServiceCollection>? configureServices = null)
+    {
+        var builder = WebApplication.CreateBuilder(new WebApplicationOptions
+        {
+            Args = args,
+            ContentRootPath = AppContext.BaseDirectory,
+        });
+        AddSwitchboard(builder.Services, builder.Configuration);
+        configureServices?.Invoke(builder.Services);
+
+        var app = builder.Build();
+        // Bind and validate now, so a bad key fails here with its name rather than on first use.
+        _ = app.Services.GetRequiredService<IOptions<SwitchboardOptions>>().Value;
+        MapSwitchboard(app);
+        return app;
+    }
+
+    internal static void AddSwitchboard(IServiceCollection services, IConfiguration configuration)
+    {
+        services.AddOptions<SwitchboardOptions>()
+            .Bind(configuration.GetSection(SwitchboardOptions.Section), o => o.ErrorOnUnknownConfiguration = true)
+            .ValidateOnStart();
+        services.AddSingleton<IValidateOptions<SwitchboardOptions>, SwitchboardOptionsValidator>();
+        services.AddSingleton(TimeProvider.System);
+        services.AddSingleton<ChannelPolicy>();
+        services.AddSingleton<TokenValidator>();
+        services.AddSingleton<IBroker, MemoryBroker>();
+        services.AddSingleton<IPresenceManager, MemoryPresenceManager>();
+        services.AddSingleton<NodeMetrics>();
+        services.AddSingleton<Node>();
+        services.AddSingleton<ServerApi>();
+        services.AddHostedService<NodeLifetime>();
+        services.AddOpenApi(o => o.AddDocumentTransformer((doc, _, _) =>
+        {
+            doc.Info.Title = "Switchboard server API";
+            doc.Info.Description = "Publish, broadcast and manage connections, channels, presence and history. "
+                + "Authenticate with the X-API-Key header (or Authorization: apikey <key>).";
+            return Task.CompletedTask;
+        }));
+        services.ConfigureHttpJsonOptions(o =>
+        {
+            // Also what the OpenAPI document uses to name properties.
+            o.SerializerOptions.PropertyNamingPolicy = System.Text.Json.JsonNamingPolicy.SnakeCaseLower;
+            o.SerializerOptions.TypeInfoResolverChain.Insert(0, ApiJsonContext.Default);
+        });
+    }
+
+    internal static void MapSwitchboard(WebApplication app)
+    {
+        app.UseWebSockets();
+        app.UseDefaultFiles();
+        app.UseStaticFiles();
+        app.MapWebSocketTransport();
+        app.MapServerApi();
+        app.MapOpenApi();
+        app.MapScalarApiReference("/docs", o => o.WithTitle("Switchboard API"));
+        app.MapGet("/healthz/live", () => Results.Text("ok"));
+        app.MapGet("/healthz/ready", () => Results.Text("ok"));
+    }
+}

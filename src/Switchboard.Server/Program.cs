@@ -1,0 +1,3 @@
+using Switchboard.Server.Hosting;
+
+return await SwitchboardApp.RunAsync(args);

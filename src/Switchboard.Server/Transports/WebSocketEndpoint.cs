@@ -1,0 +1,114 @@
+using System.Buffers;
+using System.Net.WebSockets;
+using Microsoft.AspNetCore.Connections;
+using Microsoft.Extensions.Options;
+using Switchboard.Channels;
+using Switchboard.Protocol;
+using Switchboard.Sessions;
+
+namespace Switchboard.Server.Transports;
+
+/// <summary>Maps <c>GET /connection/websocket</c>: the bidirectional JSON protocol.</summary>
+internal static class WebSocketEndpoint
+{
+    public static void MapWebSocketTransport(this WebApplication app)
+        => app.Map("/connection/websocket", HandleAsync).ExcludeFromDescription();
+
+    private static async Task HandleAsync(HttpContext context, Node node, TimeProvider time, IOptions<SwitchboardOptions> options)
+    {
+        if (!context.WebSockets.IsWebSocketRequest)
+        {
+            context.Response.StatusCode = StatusCodes.Status400BadRequest;
+            await context.Response.WriteAsync("expected a WebSocket upgrade", context.RequestAborted).ConfigureAwait(false);
+            return;
+        }
+        using var socket = await context.WebSockets.AcceptWebSocketAsync(new WebSocketAcceptContext
+        {
+            KeepAliveInterval = TimeSpan.Zero, // the protocol has its own ping/pong
+        }).ConfigureAwait(false);
+        var client = node.CreateClient(new WebSocketTransport(socket, time));
+        try
+        {
+            await ReadLoopAsync(socket, client, options.Value.Client.MaxMessageBytes, context.RequestAborted).ConfigureAwait(false);
+        }
+        catch (Exception e) when (e is WebSocketException or OperationCanceledException or ConnectionAbortedException)
+        {
+            // The peer went away.
+        }
+        finally
+        {
+            await client.OnTransportClosedAsync().ConfigureAwait(false);
+            await client.Writer.ConfigureAwait(false);
+        }
+    }
+
+    private static async Task ReadLoopAsync(WebSocket socket, Client client, int maxMessageBytes, CancellationToken ct)
+    {
+        var buffer = ArrayPool<byte>.Shared.Rent(4096);
+        try
+        {
+            while (client.State != ClientState.Closed)
+            {
+                var length = 0;
+                ValueWebSocketReceiveResult received;
+                do
+                {
+                    if (length == buffer.Length)
+                    {
+                        if (buffer.Length >= maxMessageBytes)
+                        {
+                            client.Disconnect(new Disconnect((ushort)WebSocketCloseStatus.MessageTooBig, "message too big"));
+                            await DrainUntilClosedAsync(socket, buffer, ct).ConfigureAwait(false);
+                            return;
+                        }
+                        var larger = ArrayPool<byte>.Shared.Rent(Math.Min(buffer.Length * 2, maxMessageBytes));
+                        buffer.AsSpan(0, length).CopyTo(larger);
+                        ArrayPool<byte>.Shared.Return(buffer);
+                        buffer = larger;
+                    }
+                    var room = Math.Min(buffer.Length, maxMessageBytes) - length;
+                    received = await socket.ReceiveAsync(buffer.AsMemory(length, room), ct).ConfigureAwait(false);
+                    length += received.Count;
+                    if (!received.EndOfMessage && length >= maxMessageBytes)
+                    {
+                        client.Disconnect(new Disconnect((ushort)WebSocketCloseStatus.MessageTooBig, "message too big"));
+                        await DrainUntilClosedAsync(socket, buffer, ct).ConfigureAwait(false);
+                        return;
+                    }
+                }
+                while (!received.EndOfMessage && received.MessageType != WebSocketMessageType.Close);
+
+                if (received.MessageType == WebSocketMessageType.Close)
+                {
+                    return;
+                }
+                if (received.MessageType == WebSocketMessageType.Binary)
+                {
+                    // A binary frame on a JSON connection: the wrong protocol.
+                    client.Disconnect(Disconnect.BadRequest);
+                    await DrainUntilClosedAsync(socket, buffer, ct).ConfigureAwait(false);
+                    return;
+                }
+                await client.HandleFrameAsync(buffer.AsMemory(0, length), ct).ConfigureAwait(false);
+            }
+            await DrainUntilClosedAsync(socket, buffer, ct).ConfigureAwait(false);
+        }
+        finally
+        {
+            ArrayPool<byte>.Shared.Return(buffer);
+        }
+    }
+
+    // After the server has decided to close: read (and ignore) until the peer's close frame arrives.
+    private static async Task DrainUntilClosedAsync(WebSocket socket, byte[] buffer, CancellationToken ct)
+    {
+        while (socket.State is WebSocketState.Open or WebSocketState.CloseSent)
+        {
+            var received = await socket.ReceiveAsync(buffer.AsMemory(), ct).ConfigureAwait(false);
+            if (received.MessageType == WebSocketMessageType.Close)
+            {
+                return;
+            }
+        }
+    }
+}
