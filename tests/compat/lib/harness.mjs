@@ -1,0 +1,164 @@
+// Starts a real Switchboard server process on a free loopback port and stops exactly that process.
+import { spawn } from 'node:child_process';
+import { createServer } from 'node:net';
+import { createHmac } from 'node:crypto';
+import { fileURLToPath } from 'node:url';
+import path from 'node:path';
+import { Centrifuge } from 'centrifuge';
+import WebSocket from 'ws';
+
+const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../../..');
+export const serverDll = process.env.SWITCHBOARD_SERVER_DLL
+  ?? path.join(root, 'src/Switchboard.Server/bin/Release/net10.0/Switchboard.Server.dll');
+
+export const API_KEY = 'compat-test-api-key-0123456789';
+export const SECRET = 'compat-test-hmac-secret-0123456789-abcdef';
+
+// Namespaces the compatibility tests use, on top of the default `demo` namespace.
+const testConfig = {
+  Switchboard__Api__Key: API_KEY,
+  Switchboard__Token__HmacSecretKey: SECRET,
+  Switchboard__Client__AllowAnonymousConnectWithoutToken: 'true',
+  // Short grace so an unrefreshed connection is closed promptly; the refresh test relies on the client refreshing first.
+  Switchboard__Client__ExpiredCloseDelay: '00:00:01',
+  Switchboard__Namespaces__chat__Presence: 'true',
+  Switchboard__Namespaces__chat__JoinLeave: 'true',
+  Switchboard__Namespaces__chat__HistorySize: '1000',
+  Switchboard__Namespaces__chat__HistoryTtl: '00:10:00',
+  Switchboard__Namespaces__chat__ForceRecovery: 'true',
+  Switchboard__Namespaces__chat__AllowSubscribeForClient: 'true',
+  Switchboard__Namespaces__chat__AllowPublishForSubscriber: 'true',
+  Switchboard__Namespaces__chat__AllowHistoryForSubscriber: 'true',
+  Switchboard__Namespaces__chat__AllowPresenceForSubscriber: 'true',
+  Switchboard__Namespaces__secret__HistorySize: '100',
+  Switchboard__Namespaces__secret__HistoryTtl: '00:10:00',
+  Switchboard__Namespaces__secret__ForceRecovery: 'true',
+};
+
+export async function freePort() {
+  return new Promise((resolve, reject) => {
+    const srv = createServer();
+    srv.unref();
+    srv.on('error', reject);
+    srv.listen(0, '127.0.0.1', () => {
+      const { port } = srv.address();
+      srv.close(() => resolve(port));
+    });
+  });
+}
+
+/** Starts a server; `extraEnv` adds or overrides configuration. */
+export async function startServer(extraEnv = {}) {
+  const port = await freePort();
+  const server = {
+    port,
+    url: `http://127.0.0.1:${port}`,
+    wsUrl: `ws://127.0.0.1:${port}/connection/websocket`,
+    process: null,
+    output: '',
+    async start() {
+      const child = spawn('dotnet', [serverDll, '--urls', this.url], {
+        env: { ...process.env, ...testConfig, ...extraEnv, DOTNET_NOLOGO: '1' },
+        stdio: ['ignore', 'pipe', 'pipe'],
+      });
+      this.process = child;
+      await new Promise((resolve, reject) => {
+        const timer = setTimeout(() => reject(new Error(`server did not start:\n${this.output}`)), 30000);
+        const onData = (chunk) => {
+          this.output += chunk.toString();
+          if (this.output.includes('Now listening on')) {
+            clearTimeout(timer);
+            resolve();
+          }
+        };
+        child.stdout.on('data', onData);
+        child.stderr.on('data', onData);
+        child.on('exit', (code) => {
+          clearTimeout(timer);
+          reject(new Error(`server exited with ${code}:\n${this.output}`));
+        });
+      });
+    },
+    async stop() {
+      const child = this.process;
+      if (!child || child.exitCode !== null) return;
+      const exited = new Promise((resolve) => child.once('exit', resolve));
+      child.kill('SIGTERM');
+      const timer = setTimeout(() => child.kill('SIGKILL'), 10000);
+      await exited;
+      clearTimeout(timer);
+      this.process = null;
+    },
+    /** Stops and starts the server on the same port: the memory engine loses every stream. */
+    async restart() {
+      await this.stop();
+      this.output = '';
+      await this.start();
+    },
+    /** Calls the server API; returns the parsed body. */
+    async api(method, body = {}) {
+      const res = await fetch(`${this.url}/api/${method}`, {
+        method: 'POST',
+        headers: { 'X-API-Key': API_KEY, 'Content-Type': 'application/json' },
+        body: JSON.stringify(body),
+      });
+      const text = await res.text();
+      if (res.status !== 200) throw new Error(`api ${method}: HTTP ${res.status} ${text}`);
+      return JSON.parse(text);
+    },
+    /** A centrifuge client for this server (not yet connected). */
+    client(options = {}) {
+      return new Centrifuge(this.wsUrl, { websocket: WebSocket, minReconnectDelay: 100, maxReconnectDelay: 500, ...options });
+    },
+  };
+  await server.start();
+  return server;
+}
+
+function b64url(value) {
+  return Buffer.from(typeof value === 'string' ? value : JSON.stringify(value)).toString('base64url');
+}
+
+/** Signs an HS256 JWT with the test secret (or another). */
+export function token(claims, secret = SECRET) {
+  const header = b64url({ alg: 'HS256', typ: 'JWT' });
+  const payload = b64url(claims);
+  const signature = createHmac('sha256', secret).update(`${header}.${payload}`).digest('base64url');
+  return `${header}.${payload}.${signature}`;
+}
+
+export const now = () => Math.floor(Date.now() / 1000);
+
+/** Resolves with the first event `name` emitted by `emitter` (with a timeout). */
+export function once(emitter, name, timeoutMs = 10000) {
+  return new Promise((resolve, reject) => {
+    const timer = setTimeout(() => reject(new Error(`timed out waiting for '${name}'`)), timeoutMs);
+    emitter.once(name, (ctx) => {
+      clearTimeout(timer);
+      resolve(ctx);
+    });
+  });
+}
+
+/** Collects events `name` from `emitter`; `waitFor(n)` resolves when n have arrived. */
+export function collect(emitter, name) {
+  const items = [];
+  let waiters = [];
+  emitter.on(name, (ctx) => {
+    items.push(ctx);
+    waiters = waiters.filter((w) => {
+      if (items.length >= w.n) { clearTimeout(w.timer); w.resolve(items); return false; }
+      return true;
+    });
+  });
+  return {
+    items,
+    waitFor(n, timeoutMs = 10000) {
+      if (items.length >= n) return Promise.resolve(items);
+      return new Promise((resolve, reject) => {
+        const timer = setTimeout(() => reject(new Error(`timed out waiting for ${n} '${name}' events, got ${items.length}`)), timeoutMs);
+        waiters.push({ n, resolve, timer });
+      });
+    },
+  };
+}
