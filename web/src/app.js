@@ -35,9 +35,10 @@ function log(kind, channel, text) {
   const time = new Date().toLocaleTimeString();
   list.prepend(
     el('li', { dataset: { kind, channel: channel ?? '' } },
-      el('time', { className: 'muted' }, time),
-      el('span', { className: `tag tag-${kind}` }, kind),
-      channel ? el('code', {}, channel) : null,
+      // The spaces keep textContent (and screen readers) readable; flex layout ignores them.
+      el('time', { className: 'muted' }, time), ' ',
+      el('span', { className: `tag tag-${kind}` }, kind), ' ',
+      channel ? [el('code', {}, channel), ' '] : null,
       el('span', { className: 'text' }, text)));
   while (list.children.length > MAX_LOG_ENTRIES) list.lastElementChild.remove();
 }
