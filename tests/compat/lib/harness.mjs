@@ -106,9 +106,25 @@ export async function startServer(extraEnv = {}) {
       if (res.status !== 200) throw new Error(`api ${method}: HTTP ${res.status} ${text}`);
       return JSON.parse(text);
     },
+    /** Clients made by `client()` since the last `disconnectAll()`. */
+    clients: [],
     /** A centrifuge client for this server (not yet connected). */
     client(options = {}) {
-      return new Centrifuge(this.wsUrl, { websocket: WebSocket, minReconnectDelay: 100, maxReconnectDelay: 500, ...options });
+      const client = new Centrifuge(this.wsUrl, { websocket: WebSocket, minReconnectDelay: 100, maxReconnectDelay: 500, ...options });
+      this.clients.push(client);
+      return client;
+    },
+    /** Makes a client, connects it and resolves with it once `connected` (its context in `client.connectedCtx`). */
+    async connect(options = {}) {
+      const client = this.client(options);
+      const connected = once(client, 'connected');
+      client.connect();
+      client.connectedCtx = await connected;
+      return client;
+    },
+    /** Disconnects every client made by `client()`: call it after each test. */
+    disconnectAll() {
+      for (const client of this.clients.splice(0)) client.disconnect();
     },
   };
   await server.start();
@@ -161,4 +177,90 @@ export function collect(emitter, name) {
       });
     },
   };
+}
+
+/** Resolves with the first event `name` whose context satisfies `predicate` (with a timeout). */
+export function onceWhere(emitter, name, predicate, timeoutMs = 10000) {
+  return new Promise((resolve, reject) => {
+    const listener = (ctx) => {
+      if (!predicate(ctx)) return;
+      clearTimeout(timer);
+      emitter.off(name, listener);
+      resolve(ctx);
+    };
+    const timer = setTimeout(() => {
+      emitter.off(name, listener);
+      reject(new Error(`timed out waiting for a matching '${name}'`));
+    }, timeoutMs);
+    emitter.on(name, listener);
+  });
+}
+
+/** A channel name no other test uses: `<prefix>-<random>`. */
+export function uniqueChannel(prefix) {
+  return `${prefix}-${Date.now().toString(36)}-${Math.random().toString(36).slice(2, 8)}`;
+}
+
+/** A user id no other test uses. */
+export function uniqueUser(prefix = 'user') {
+  return `${prefix}-${Math.random().toString(36).slice(2, 10)}`;
+}
+
+/** A connection token for `user` valid for an hour, with extra claims. */
+export function userToken(user, claims = {}) {
+  return token({ sub: user, exp: now() + 3600, ...claims });
+}
+
+/**
+ * Makes a client-side subscription and resolves once it is subscribed:
+ * `{ sub, ctx, pubs }`, where `pubs` collects its publications from the very start.
+ */
+export async function subscribe(client, channel, options = {}) {
+  const sub = client.newSubscription(channel, options);
+  const pubs = collect(sub, 'publication');
+  const subscribed = once(sub, 'subscribed');
+  sub.subscribe();
+  const ctx = await subscribed;
+  return { sub, ctx, pubs };
+}
+
+/** Resolves with the error a promise rejects with; fails when it resolves. */
+export async function rejection(promise) {
+  try {
+    const value = await promise;
+    throw new Error(`expected a rejection, got ${JSON.stringify(value)}`);
+  } catch (error) {
+    if (error instanceof Error && error.message.startsWith('expected a rejection')) throw error;
+    return error;
+  }
+}
+
+/** A promise with its resolve function exposed (a gate a test opens when it is ready). */
+export function deferred() {
+  let resolve;
+  let reject;
+  const promise = new Promise((res, rej) => { resolve = res; reject = rej; });
+  return { promise, resolve, reject };
+}
+
+/**
+ * A WebSocket class that counts the transports a client opens: pass `ws.WebSocket` as the
+ * client's `websocket` option and read `ws.opened`.
+ */
+export function countingWebSocket() {
+  const counter = { opened: 0 };
+  counter.WebSocket = class extends WebSocket {
+    constructor(...args) {
+      super(...args);
+      counter.opened += 1;
+    }
+  };
+  return counter;
+}
+
+/** Publishes through the server API and returns the result; fails on an API error. */
+export async function publish(server, channel, data, extra = {}) {
+  const reply = await server.api('publish', { channel, data, ...extra });
+  if (reply.error) throw new Error(`publish to ${channel} failed: ${JSON.stringify(reply.error)}`);
+  return reply.result;
 }
