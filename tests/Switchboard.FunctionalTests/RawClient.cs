@@ -21,6 +21,43 @@ public sealed class RawClient : IAsyncDisposable
 
     public int FramesReceived { get; private set; }
 
+    /// <summary>Answer server pings (<c>{}</c>) at once, as a live client does, instead of queueing them.</summary>
+    public bool AutoPong { get; set; }
+
+    /// <summary>Pings received (answered or not).</summary>
+    public int PingsReceived => _pings;
+
+    private int _pings;
+    private readonly List<(int Count, TaskCompletionSource Done)> _pingWaiters = [];
+
+    /// <summary>Completes when at least <paramref name="count"/> pings have arrived.</summary>
+    public Task WaitForPingsAsync(int count)
+    {
+        lock (_pingWaiters)
+        {
+            if (_pings >= count)
+            {
+                return Task.CompletedTask;
+            }
+            var done = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
+            _pingWaiters.Add((count, done));
+            return done.Task.WaitAsync(Timeout);
+        }
+    }
+
+    private void CountPing()
+    {
+        lock (_pingWaiters)
+        {
+            _pings++;
+            foreach (var waiter in _pingWaiters.Where(w => w.Count <= _pings).ToList())
+            {
+                waiter.Done.TrySetResult();
+                _pingWaiters.Remove(waiter);
+            }
+        }
+    }
+
     public static async Task<RawClient> OpenAsync(Uri uri)
     {
         var client = new RawClient();
@@ -56,6 +93,16 @@ public sealed class RawClient : IAsyncDisposable
                 FramesReceived++;
                 foreach (var line in Encoding.UTF8.GetString(buffer, 0, length).Split('\n', StringSplitOptions.RemoveEmptyEntries))
                 {
+                    if (line == "{}")
+                    {
+                        if (AutoPong)
+                        {
+                            await SendRawAsync("{}");
+                            CountPing(); // after the pong is sent, so a command sent next arrives after it
+                            continue;
+                        }
+                        CountPing();
+                    }
                     _messages.Writer.TryWrite(JsonDocument.Parse(line).RootElement.Clone());
                 }
             }

@@ -36,7 +36,7 @@ public static class SwitchboardApp
     private static string ConfigurationError(Exception e) => e switch
     {
         OptionsValidationException v => string.Join(Environment.NewLine, v.Failures.Select(f => "  " + f)),
-        _ => "  " + (e.InnerException is { } inner ? $"{e.Message} {inner.Message}" : e.Message),
+        _ => "  " + e.Message,
     };
 
     /// <summary>Builds the application; <paramref name="configureServices"/> lets tests replace services (e.g. the clock).</summary>
@@ -52,7 +52,15 @@ public static class SwitchboardApp
 
         var app = builder.Build();
         // Bind and validate now, so a bad key fails here with its name rather than on first use.
-        _ = app.Services.GetRequiredService<IOptions<SwitchboardOptions>>().Value;
+        try
+        {
+            _ = app.Services.GetRequiredService<IOptions<SwitchboardOptions>>().Value;
+        }
+        catch (InvalidOperationException e) when (e.InnerException is not null)
+        {
+            // The binder's outer message is generic; the inner one names the key or property.
+            throw new InvalidOperationException($"{e.Message} {e.InnerException.Message}", e);
+        }
         MapSwitchboard(app);
         return app;
     }
