@@ -19,6 +19,8 @@ internal sealed partial class Client
         new UnboundedChannelOptions { SingleReader = true, SingleWriter = false });
     private readonly ConcurrentDictionary<string, ClientSubscription> _subscriptions = new(StringComparer.Ordinal);
     private readonly CancellationTokenSource _closed = new();
+    // Cancels a write stuck on a peer that stopped reading, so a slow client can be dropped.
+    private readonly CancellationTokenSource _writeCancel = new();
     private long _queuedBytes;
     private Disconnect? _disconnect;
     private volatile bool _abortWrites;
@@ -109,6 +111,10 @@ internal sealed partial class Client
         Log.Disconnecting(_node.Logger, Id, User, disconnect.Code, disconnect.Reason);
         _abortWrites = abort;
         _outbound.Writer.TryComplete();
+        if (abort)
+        {
+            _ = _writeCancel.CancelAsync();
+        }
         _ = CleanupAsync();
     }
 
@@ -132,11 +138,15 @@ internal sealed partial class Client
                 if (!reader.TryPeek(out var next) || first.Length + 1 + next.Length > maxFrame)
                 {
                     // The common fan-out case: one message, written as it is, no copy.
-                    await _transport.WriteAsync(first, CancellationToken.None).ConfigureAwait(false);
+                    await _transport.WriteAsync(first, _writeCancel.Token).ConfigureAwait(false);
                     continue;
                 }
                 await WriteCoalescedAsync(reader, first, maxFrame).ConfigureAwait(false);
             }
+        }
+        catch (OperationCanceledException) when (_abortWrites)
+        {
+            // Dropped on purpose (slow client, or the peer is gone).
         }
 #pragma warning disable CA1031 // a failed write ends this connection only
         catch (Exception e)
@@ -164,7 +174,7 @@ internal sealed partial class Client
                 next.Span.CopyTo(buffer.AsSpan(length));
                 length += next.Length;
             }
-            await _transport.WriteAsync(buffer.AsMemory(0, length), CancellationToken.None).ConfigureAwait(false);
+            await _transport.WriteAsync(buffer.AsMemory(0, length), _writeCancel.Token).ConfigureAwait(false);
         }
         finally
         {
@@ -193,6 +203,7 @@ internal sealed partial class Client
         Interlocked.CompareExchange(ref _disconnect, Protocol.Disconnect.ConnectionClosed, null);
         _abortWrites = true;
         _outbound.Writer.TryComplete();
+        _ = _writeCancel.CancelAsync();
         return CleanupAsync();
     }
 

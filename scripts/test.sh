@@ -1,0 +1,82 @@
+#!/usr/bin/env bash
+# Runs every test of Switchboard: unit, functional (real server, real sockets) and the
+# compatibility suite with the real `centrifuge` npm client. Installs what the tests need first.
+# The last line printed is the summary: "N passed, M failed".
+set -uo pipefail
+cd "$(dirname "$0")/.."
+ROOT=$(pwd)
+RESULTS="$ROOT/artifacts/test-results"
+rm -rf "$RESULTS" && mkdir -p "$RESULTS"
+passed=0
+failed=0
+
+log() { printf '\n=== %s\n' "$*"; }
+
+# Debian packages the tests need; later features (Redis, PostgreSQL, HAProxy, Chromium) add theirs here.
+APT_PACKAGES=()
+ensure_apt_packages() {
+  local missing=()
+  for pkg in "${APT_PACKAGES[@]}"; do
+    dpkg -s "$pkg" >/dev/null 2>&1 || missing+=("$pkg")
+  done
+  if ((${#missing[@]})); then
+    log "installing ${missing[*]}"
+    local sudo=""; [ "$(id -u)" -ne 0 ] && sudo="sudo"
+    $sudo apt-get update -qq && DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq "${missing[@]}"
+  fi
+}
+
+for tool in dotnet node npm; do
+  command -v "$tool" >/dev/null || { echo "missing: $tool (the .NET 10 SDK and Node.js 20 are required)"; echo "0 passed, 1 failed"; exit 1; }
+done
+ensure_apt_packages
+
+log "npm packages"
+(cd web && npm ci --no-audit --no-fund --loglevel=error) || { echo "npm ci failed in web/"; echo "0 passed, 1 failed"; exit 1; }
+(cd tests/compat && npm ci --no-audit --no-fund --loglevel=error) || { echo "npm ci failed in tests/compat/"; echo "0 passed, 1 failed"; exit 1; }
+
+log "build (Release, warnings are errors)"
+if ! dotnet build Switchboard.slnx -c Release -nologo -v q; then
+  echo "build failed"
+  echo "0 passed, 1 failed"
+  exit 1
+fi
+
+count_trx() { # adds a trx file's counters to the totals
+  local counters
+  counters=$(grep -o '<Counters [^>]*>' "$1" | head -1)
+  local p f e
+  p=$(sed -E 's/.* passed="([0-9]+)".*/\1/' <<<"$counters")
+  f=$(sed -E 's/.* failed="([0-9]+)".*/\1/' <<<"$counters")
+  e=$(sed -E 's/.* error="([0-9]+)".*/\1/' <<<"$counters")
+  passed=$((passed + p)); failed=$((failed + f + e))
+}
+
+for project in tests/Switchboard.Core.Tests tests/Switchboard.FunctionalTests; do
+  name=$(basename "$project")
+  log "$name"
+  dotnet test "$project" -c Release --no-build -nologo \
+    --logger "trx;LogFileName=$RESULTS/$name.trx" --logger "console;verbosity=normal" 2>&1 | grep -vE '^\s*$'
+  if [ -f "$RESULTS/$name.trx" ]; then
+    count_trx "$RESULTS/$name.trx"
+  else
+    echo "$name produced no results"; failed=$((failed + 1))
+  fi
+done
+
+log "compatibility tests (centrifuge $(node -p "require('./tests/compat/node_modules/centrifuge/package.json').version"))"
+(cd tests/compat && SWITCHBOARD_SERVER_DLL="$ROOT/src/Switchboard.Server/bin/Release/net10.0/Switchboard.Server.dll" npm test --silent)
+tap=tests/compat/results.tap
+if [ -f "$tap" ]; then
+  cp "$tap" "$RESULTS/compat.tap"
+  p=$(grep -E '^# pass ' "$tap" | tail -1 | awk '{print $3}')
+  f=$(grep -E '^# fail ' "$tap" | tail -1 | awk '{print $3}')
+  c=$(grep -E '^# cancelled ' "$tap" | tail -1 | awk '{print $3}')
+  passed=$((passed + ${p:-0})); failed=$((failed + ${f:-1} + ${c:-0}))
+else
+  echo "compatibility tests produced no results"; failed=$((failed + 1))
+fi
+
+echo
+echo "$passed passed, $failed failed"
+[ "$failed" -eq 0 ]
