@@ -334,22 +334,22 @@ internal sealed partial class Client
 
     private async Task<Reply?> PresenceAsync(PresenceRequest request, CancellationToken ct)
     {
-        var rule = _node.Policy.Resolve(request.Channel);
-        if (!rule.Options.Presence)
-        {
-            throw ProtocolException.NotAvailable();
-        }
-        if (!ChannelPolicy.CanReadPresence(rule, User, _subscriptions.ContainsKey(rule.Channel)))
-        {
-            throw ProtocolException.PermissionDenied();
-        }
+        var rule = ResolveForPresence(request.Channel);
         var presence = await _node.Presence.PresenceAsync(rule.Channel, ct).ConfigureAwait(false);
         return new Reply { Presence = new PresenceResult { Presence = new Dictionary<string, ClientInfo>(presence, StringComparer.Ordinal) } };
     }
 
     private async Task<Reply?> PresenceStatsAsync(PresenceStatsRequest request, CancellationToken ct)
     {
-        var rule = _node.Policy.Resolve(request.Channel);
+        var rule = ResolveForPresence(request.Channel);
+        var stats = await _node.Presence.PresenceStatsAsync(rule.Channel, ct).ConfigureAwait(false);
+        return new Reply { PresenceStats = new PresenceStatsResult { NumClients = (uint)stats.NumClients, NumUsers = (uint)stats.NumUsers } };
+    }
+
+    // Presence and presence_stats share their checks: the feature must be on (108), the client allowed (103).
+    private ChannelRule ResolveForPresence(string? channel)
+    {
+        var rule = _node.Policy.Resolve(channel);
         if (!rule.Options.Presence)
         {
             throw ProtocolException.NotAvailable();
@@ -358,8 +358,7 @@ internal sealed partial class Client
         {
             throw ProtocolException.PermissionDenied();
         }
-        var stats = await _node.Presence.PresenceStatsAsync(rule.Channel, ct).ConfigureAwait(false);
-        return new Reply { PresenceStats = new PresenceStatsResult { NumClients = (uint)stats.NumClients, NumUsers = (uint)stats.NumUsers } };
+        return rule;
     }
 
     private async Task<Reply?> HistoryAsync(HistoryRequest request, CancellationToken ct)
