@@ -9,11 +9,12 @@ RESULTS="$ROOT/artifacts/test-results"
 rm -rf "$RESULTS" && mkdir -p "$RESULTS"
 passed=0
 failed=0
+skipped=0
 
 log() { printf '\n=== %s\n' "$*"; }
 
 # Debian packages the tests need; later features (Redis, PostgreSQL, HAProxy, Chromium) add theirs here.
-APT_PACKAGES=()
+APT_PACKAGES=(chromium)
 ensure_apt_packages() {
   local missing=()
   for pkg in "${APT_PACKAGES[@]}"; do
@@ -33,7 +34,9 @@ ensure_apt_packages
 
 log "npm packages"
 (cd web && npm ci --no-audit --no-fund --loglevel=error) || { echo "npm ci failed in web/"; echo "0 passed, 1 failed"; exit 1; }
-(cd tests/compat && npm ci --no-audit --no-fund --loglevel=error) || { echo "npm ci failed in tests/compat/"; echo "0 passed, 1 failed"; exit 1; }
+for dir in tests/compat tests/browser; do
+  (cd "$dir" && npm ci --no-audit --no-fund --loglevel=error) || { echo "npm ci failed in $dir/"; echo "0 passed, 1 failed"; exit 1; }
+done
 
 log "build (Release, warnings are errors)"
 if ! dotnet build Switchboard.slnx -c Release -nologo -v q; then
@@ -45,8 +48,10 @@ fi
 count_trx() { # adds a trx file's counters to the totals
   local counters
   counters=$(grep -o '<Counters [^>]*>' "$1" | head -1)
-  local p f e
+  local p f e n
   p=$(sed -E 's/.* passed="([0-9]+)".*/\1/' <<<"$counters")
+  n=$(sed -E 's/.* notExecuted="([0-9]+)".*/\1/' <<<"$counters")
+  [[ $n =~ ^[0-9]+$ ]] && skipped=$((skipped + n))
   f=$(sed -E 's/.* failed="([0-9]+)".*/\1/' <<<"$counters")
   e=$(sed -E 's/.* error="([0-9]+)".*/\1/' <<<"$counters")
   passed=$((passed + p)); failed=$((failed + f + e))
@@ -64,19 +69,36 @@ for project in tests/Switchboard.Core.Tests tests/Switchboard.FunctionalTests; d
   fi
 done
 
+run_node_suite() { # name, folder: runs `npm test` there and adds its TAP counts to the totals
+  local name=$1 dir=$2
+  rm -f "$dir/results.tap"
+  (cd "$dir" && SWITCHBOARD_SERVER_DLL="$ROOT/src/Switchboard.Server/bin/Release/net10.0/Switchboard.Server.dll" npm test --silent)
+  local tap="$dir/results.tap"
+  if [ -f "$tap" ]; then
+    cp "$tap" "$RESULTS/$name.tap"
+    local p f c s t
+    p=$(grep -E '^# pass ' "$tap" | tail -1 | awk '{print $3}')
+    s=$(grep -E '^# skipped ' "$tap" | tail -1 | awk '{print $3}')
+    t=$(grep -E '^# todo ' "$tap" | tail -1 | awk '{print $3}')
+    skipped=$((skipped + ${s:-0} + ${t:-0}))
+    f=$(grep -E '^# fail ' "$tap" | tail -1 | awk '{print $3}')
+    c=$(grep -E '^# cancelled ' "$tap" | tail -1 | awk '{print $3}')
+    passed=$((passed + ${p:-0})); failed=$((failed + ${f:-1} + ${c:-0}))
+  else
+    echo "$name produced no results"; failed=$((failed + 1))
+  fi
+}
+
 log "compatibility tests (centrifuge $(node -p "require('./tests/compat/node_modules/centrifuge/package.json').version"))"
-(cd tests/compat && SWITCHBOARD_SERVER_DLL="$ROOT/src/Switchboard.Server/bin/Release/net10.0/Switchboard.Server.dll" npm test --silent)
-tap=tests/compat/results.tap
-if [ -f "$tap" ]; then
-  cp "$tap" "$RESULTS/compat.tap"
-  p=$(grep -E '^# pass ' "$tap" | tail -1 | awk '{print $3}')
-  f=$(grep -E '^# fail ' "$tap" | tail -1 | awk '{print $3}')
-  c=$(grep -E '^# cancelled ' "$tap" | tail -1 | awk '{print $3}')
-  passed=$((passed + ${p:-0})); failed=$((failed + ${f:-1} + ${c:-0}))
-else
-  echo "compatibility tests produced no results"; failed=$((failed + 1))
-fi
+run_node_suite compat tests/compat
+
+log "browser tests (Chromium $(/usr/bin/chromium --version 2>/dev/null | awk '{print $2}'))"
+run_node_suite browser tests/browser
 
 echo
-echo "$passed passed, $failed failed"
+if [ "$skipped" -gt 0 ]; then
+  echo "$passed passed, $failed failed, $skipped skipped"
+else
+  echo "$passed passed, $failed failed"
+fi
 [ "$failed" -eq 0 ]

@@ -175,7 +175,51 @@ test('missing more publications than the recovery limit resubscribes with recove
   }
 });
 
-// Restarts the shared server: keep this test last in the file.
+test('publications made before, during and after a recovery all arrive exactly once, in order', async () => {
+  const channel = uniqueChannel('chat:recover-live');
+  const user = uniqueUser('recover-live');
+  // Reconnect at once, so the resubscribe and its recovery overlap the publishing below.
+  const client = await server.connect({ token: userToken(user), minReconnectDelay: 0, maxReconnectDelay: 0 });
+  const { sub, pubs } = await subscribe(client, channel);
+  const resubscribed = once(sub, 'subscribed');
+
+  let published = 0;
+  let stop = false;
+  const publisher = (async () => {
+    while (!stop) {
+      published += 1;
+      await publish(server, channel, { n: published });
+    }
+  })();
+  await pubs.waitFor(20);
+  await server.api('disconnect', { user, disconnect: { code: 3011, reason: 'force reconnect' } });
+  const ctx = await resubscribed;
+  // Keep publishing until 20 more publications arrived live after the recovery.
+  await pubs.waitFor(pubs.items.length + 20);
+  stop = true;
+  await publisher;
+  await pubs.waitFor(published);
+
+  assert.equal(ctx.wasRecovering, true);
+  assert.equal(ctx.recovered, true);
+  const expected = Array.from({ length: published }, (_, i) => i + 1);
+  assert.deepEqual(pubs.items.map((p) => p.offset), expected);
+  assert.deepEqual(pubs.items.map((p) => p.data.n), expected);
+});
+
+// The two tests below restart the shared server: keep them last in the file.
+
+test('a server shutdown closes the connection with 3001 (shutdown) and the client reconnects when the server is back', async () => {
+  const client = await server.connect();
+  const connecting = once(client, 'connecting', 30000);
+  const reconnected = once(client, 'connected', 30000);
+  await server.restart();
+  const ctx = await connecting;
+  await reconnected;
+  assert.equal(ctx.code, 3001, `the client was told why: got ${ctx.code} '${ctx.reason}'`);
+  assert.equal(ctx.reason, 'shutdown');
+});
+
 test('after a server restart the subscription resubscribes in a new epoch with recovered false and nothing replayed', async () => {
   const channel = uniqueChannel('demo:epoch');
   const client = await server.connect();
@@ -184,7 +228,8 @@ test('after a server restart the subscription resubscribes in a new epoch with r
   await pubs.waitFor(3);
 
   const subscribedEvents = collect(sub, 'subscribed');
-  const connecting = once(client, 'connecting');
+  // Long timeouts: how fast the old process goes is the shutdown test's business, not this one's.
+  const connecting = once(client, 'connecting', 30000);
   const reconnected = once(client, 'connected', 30000);
   await server.restart();
   await connecting;
