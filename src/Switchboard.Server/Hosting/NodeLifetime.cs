@@ -3,12 +3,14 @@ using Switchboard.Sessions;
 
 namespace Switchboard.Server.Hosting;
 
-/// <summary>Starts the node with the host and, on shutdown, closes every client with 3001 so they reconnect elsewhere.</summary>
-internal sealed class NodeLifetime(Node node) : IHostedService
+/// <summary>
+/// On shutdown, closes every client with 3001 so they reconnect elsewhere. This runs in
+/// <see cref="StoppingAsync"/>, before any hosted service stops: Kestrel's own stop waits for open
+/// requests, and a WebSocket request only ends once its client is told to go.
+/// </summary>
+internal sealed class NodeLifetime(Node node) : IHostedLifecycleService
 {
-    public Task StartAsync(CancellationToken cancellationToken) => Task.CompletedTask;
-
-    public async Task StopAsync(CancellationToken cancellationToken)
+    public async Task StoppingAsync(CancellationToken cancellationToken)
     {
         try
         {
@@ -23,4 +25,14 @@ internal sealed class NodeLifetime(Node node) : IHostedService
             // The host's shutdown timeout won.
         }
     }
+
+    public Task StartingAsync(CancellationToken cancellationToken) => Task.CompletedTask;
+
+    public Task StartAsync(CancellationToken cancellationToken) => Task.CompletedTask;
+
+    public Task StartedAsync(CancellationToken cancellationToken) => Task.CompletedTask;
+
+    public Task StopAsync(CancellationToken cancellationToken) => Task.CompletedTask;
+
+    public Task StoppedAsync(CancellationToken cancellationToken) => Task.CompletedTask;
 }

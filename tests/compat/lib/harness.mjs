@@ -264,3 +264,40 @@ export async function publish(server, channel, data, extra = {}) {
   if (reply.error) throw new Error(`publish to ${channel} failed: ${JSON.stringify(reply.error)}`);
   return reply.result;
 }
+
+/**
+ * A WebSocket class that records every message the server sends, parsed, in arrival order:
+ * pass `rec.WebSocket` as the client's `websocket` option and read `rec.messages`
+ * (`{ connection, message }`, `connection` numbering the transports the client opened).
+ */
+export function frameRecorder() {
+  const rec = { messages: [], connections: 0 };
+  rec.WebSocket = class extends WebSocket {
+    constructor(...args) {
+      super(...args);
+      rec.connections += 1;
+      const connection = rec.connections;
+      this.addEventListener('message', (event) => {
+        for (const line of event.data.toString().split('\n')) {
+          if (line.trim() !== '') rec.messages.push({ connection, message: JSON.parse(line) });
+        }
+      });
+    }
+  };
+  return rec;
+}
+
+/**
+ * The offsets of the publications of `channel` in the order the server sent them: live pushes,
+ * and the publications carried by subscribe replies (all subscribe replies are taken to be for
+ * `channel`, so use it with a client subscribed to that one channel) and connect replies.
+ */
+export function wireOffsets(rec, channel) {
+  const offsets = [];
+  for (const { message } of rec.messages) {
+    if (message.push?.pub && message.push.channel === channel) offsets.push(message.push.pub.offset ?? 0);
+    for (const pub of message.subscribe?.publications ?? []) offsets.push(pub.offset ?? 0);
+    for (const pub of message.connect?.subs?.[channel]?.publications ?? []) offsets.push(pub.offset ?? 0);
+  }
+  return offsets;
+}

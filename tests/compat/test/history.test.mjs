@@ -58,6 +58,9 @@ test('a subscriber pages through history with limit, since and reverse', async (
 
   const rest = await sub.history({ limit: 100, since: { offset: 6, epoch } });
   assert.deepEqual(offsets(rest.publications), [7, 8, 9, 10]);
+  // limit -1: everything (within the server's history limit).
+  const all = await sub.history({ limit: -1 });
+  assert.deepEqual(offsets(all.publications), [1, 2, 3, 4, 5, 6, 7, 8, 9, 10]);
   const none = await sub.history({ limit: 100, since: { offset: 10, epoch } });
   assert.deepEqual(none.publications, []);
   assert.equal(none.offset, 10);

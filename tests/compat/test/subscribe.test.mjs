@@ -185,3 +185,30 @@ test('a client that unsubscribes receives no further publications of that channe
   const stats = await server.api('presence_stats', { channel });
   assert.equal(stats.result.num_clients ?? 0, 0, 'the server forgot the subscriber');
 });
+
+test('a client that unsubscribes and subscribes again receives new publications exactly once', async () => {
+  const channel = uniqueChannel('demo:resub');
+  const client = await server.connect();
+  const { sub, pubs } = await subscribe(client, channel);
+  await publish(server, channel, { n: 1 });
+  await pubs.waitFor(1);
+
+  const unsubscribed = once(sub, 'unsubscribed');
+  sub.unsubscribe();
+  await unsubscribed;
+  const subscribed = once(sub, 'subscribed');
+  sub.subscribe();
+  const ctx = await subscribed;
+  assert.equal(ctx.streamPosition.offset, 1, 'a fresh subscribe starts at the current top');
+
+  await publish(server, channel, { n: 2 });
+  await publish(server, channel, { n: 3 });
+  await pubs.waitFor(3);
+  // Barrier: a publication on another channel of the same connection, published last; a
+  // second delivery of 2 or 3 (say, from a stale registration) would have come before it.
+  const barrierChannel = uniqueChannel('demo:resub-barrier');
+  const { pubs: barrierPubs } = await subscribe(client, barrierChannel);
+  await publish(server, barrierChannel, { barrier: true });
+  await barrierPubs.waitFor(1);
+  assert.deepEqual(pubs.items.map((p) => p.offset), [1, 2, 3]);
+});
