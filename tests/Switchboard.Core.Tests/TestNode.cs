@@ -28,8 +28,7 @@ internal sealed class TestNode : IDisposable
             new MemoryPresenceManager(Time),
             Time,
             new NodeMetrics(_services.GetRequiredService<System.Diagnostics.Metrics.IMeterFactory>()),
-            [],
-            [],
+            Handlers.None,
             NullLogger<Node>.Instance);
     }
 

@@ -238,10 +238,30 @@ public sealed class ProtocolTests(ServerFixture server)
         => Assert.Equal(104u, ErrorCode(await (await server.ConnectAsync()).CommandAsync("\"rpc\":{\"method\":\"sum\",\"data\":[1,2]}")));
 
     [Fact]
-    public async Task Send_gets_no_reply_and_keeps_the_connection()
+    public async Task Rpc_reaches_the_apps_handler_for_its_method()
+    {
+        await using var client = await server.ConnectAsync(Tokens.Connection("rita", server.Time.GetUtcNow()));
+        var result = (await client.CommandAsync("\"rpc\":{\"method\":\"echo\",\"data\":[1,2]}")).GetProperty("rpc").GetProperty("data");
+        Assert.Equal("rita", result.GetProperty("user").GetString());
+        Assert.Equal("[1,2]", result.GetProperty("data").GetRawText());
+    }
+
+    [Fact]
+    public async Task An_rpc_handler_may_refuse_with_its_own_error()
+    {
+        await using var client = await server.ConnectAsync();
+        var reply = await client.CommandAsync("\"rpc\":{\"method\":\"refuse\"}");
+        Assert.Equal(4001u, ErrorCode(reply));
+        Assert.Equal("not today", reply.GetProperty("error").GetProperty("message").GetString());
+    }
+
+    [Fact]
+    public async Task Send_gets_no_reply_but_reaches_the_app_which_can_answer_with_a_message_push()
     {
         await using var client = await server.ConnectAsync();
         await client.SendRawAsync("{\"send\":{\"data\":{\"fire\":\"forget\"}}}");
+        var push = await client.NextPushAsync();
+        Assert.Equal("forget", push.GetProperty("message").GetProperty("data").GetProperty("got").GetProperty("fire").GetString());
         var reply = await client.CommandAsync("\"subscribe\":{\"channel\":\"plain:after-send\"}");
         Assert.True(reply.TryGetProperty("subscribe", out _));
         Assert.False(client.HasPendingMessages);

@@ -56,6 +56,9 @@ public sealed class ServerFixture : IAsyncLifetime
         _app = SwitchboardApp.Build(Arguments, services =>
         {
             services.AddSingleton<TimeProvider>(Time);
+            services.AddSingleton<IRpcHandler, EchoRpcHandler>();
+            services.AddSingleton<IRpcHandler, RefusingRpcHandler>();
+            services.AddSingleton<ISendHandler, ReplyingSendHandler>();
         });
         await _app.StartAsync();
         var address = _app.Services.GetRequiredService<IServer>().Features.Get<IServerAddressesFeature>()!.Addresses.First();

@@ -112,6 +112,17 @@ public sealed class RefreshApiRequest
     public long ExpireAt { get; set; }
 }
 
+/// <summary>send (in-process only): an asynchronous message to a user's connections or to one connection.</summary>
+public sealed class SendApiRequest
+{
+    /// <summary>The user; when null, <see cref="Client"/> alone names the connection.</summary>
+    public string? User { get; set; }
+    /// <summary>Only this connection.</summary>
+    public string? Client { get; set; }
+    /// <summary>The message (any JSON value).</summary>
+    public RawJson Data { get; set; }
+}
+
 /// <summary>A request naming one channel (presence, presence_stats, history_remove).</summary>
 public sealed class ChannelApiRequest
 {

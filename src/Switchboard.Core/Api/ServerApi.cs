@@ -7,15 +7,21 @@ using Switchboard.Sessions;
 namespace Switchboard.Api;
 
 /// <summary>
-/// The server API's behaviour, independent of HTTP: the HTTP endpoints call it, and so will
-/// in-process apps. Errors are thrown as <see cref="ProtocolException"/> with API error codes.
+/// The server API's behaviour, independent of HTTP: the HTTP endpoints call it, and in-process
+/// apps (resolve it from the services) call it the same way. Errors are thrown as
+/// <see cref="ProtocolException"/> with the API's error codes.
 /// </summary>
-internal sealed class ServerApi(Node node)
+public sealed class ServerApi
 {
     private readonly string _uid = Guid.NewGuid().ToString();
+    private readonly Node node;
 
+    internal ServerApi(Node node) => this.node = node;
+
+    /// <summary>Publishes into a channel; returns the stream position the publication got.</summary>
     public async Task<PublishApiResult> PublishAsync(PublishApiRequest request, CancellationToken ct)
     {
+        ArgumentNullException.ThrowIfNull(request);
         var rule = node.Policy.Resolve(request.Channel);
         if (request.Data.IsEmpty)
         {
@@ -33,6 +39,7 @@ internal sealed class ServerApi(Node node)
         };
     }
 
+    /// <summary>Publishes the same data into several channels; one answer per channel.</summary>
     public async Task<BroadcastApiResult> BroadcastAsync(BroadcastApiRequest request, CancellationToken ct)
     {
         if (request.Channels is not { Count: > 0 })
@@ -66,6 +73,7 @@ internal sealed class ServerApi(Node node)
         return result;
     }
 
+    /// <summary>Subscribes a user's connections (or one of them) to a channel from the server side.</summary>
     public async Task<EmptyApiMessage> SubscribeAsync(SubscribeApiRequest request, CancellationToken ct)
     {
         var user = RequireUser(request.User);
@@ -77,6 +85,7 @@ internal sealed class ServerApi(Node node)
         return new EmptyApiMessage();
     }
 
+    /// <summary>Unsubscribes a user's connections (or one) from a channel, with unsubscribe code 2000.</summary>
     public async Task<EmptyApiMessage> UnsubscribeAsync(UnsubscribeApiRequest request, CancellationToken ct)
     {
         var user = RequireUser(request.User);
@@ -88,6 +97,7 @@ internal sealed class ServerApi(Node node)
         return new EmptyApiMessage();
     }
 
+    /// <summary>Disconnects a user's connections (or one) with a code, 3503 by default.</summary>
     public Task<EmptyApiMessage> DisconnectAsync(DisconnectApiRequest request, CancellationToken ct)
     {
         var user = RequireUser(request.User);
@@ -116,6 +126,7 @@ internal sealed class ServerApi(Node node)
         return Task.FromResult(new EmptyApiMessage());
     }
 
+    /// <summary>Sets a new expiry for a user's connections, or expires them now (3005).</summary>
     public Task<EmptyApiMessage> RefreshAsync(RefreshApiRequest request, CancellationToken ct)
     {
         var user = RequireUser(request.User);
@@ -133,6 +144,7 @@ internal sealed class ServerApi(Node node)
         return Task.FromResult(new EmptyApiMessage());
     }
 
+    /// <summary>Who is subscribed to a channel.</summary>
     public async Task<PresenceApiResult> PresenceAsync(ChannelApiRequest request, CancellationToken ct)
     {
         var rule = node.Policy.Resolve(request.Channel);
@@ -144,6 +156,7 @@ internal sealed class ServerApi(Node node)
         return new PresenceApiResult { Presence = new Dictionary<string, ClientInfo>(presence, StringComparer.Ordinal) };
     }
 
+    /// <summary>How many clients and distinct users are subscribed to a channel.</summary>
     public async Task<PresenceStatsApiResult> PresenceStatsAsync(ChannelApiRequest request, CancellationToken ct)
     {
         var rule = node.Policy.Resolve(request.Channel);
@@ -155,6 +168,7 @@ internal sealed class ServerApi(Node node)
         return new PresenceStatsApiResult { NumClients = stats.NumClients, NumUsers = stats.NumUsers };
     }
 
+    /// <summary>Reads a channel's history.</summary>
     public async Task<HistoryApiResult> HistoryAsync(HistoryApiRequest request, CancellationToken ct)
     {
         var rule = node.Policy.Resolve(request.Channel);
@@ -166,6 +180,7 @@ internal sealed class ServerApi(Node node)
         return new HistoryApiResult { Publications = [.. page.Publications], Offset = page.Position.Offset, Epoch = page.Position.Epoch };
     }
 
+    /// <summary>Removes a channel's publications (its epoch and top offset stay).</summary>
     public async Task<EmptyApiMessage> HistoryRemoveAsync(ChannelApiRequest request, CancellationToken ct)
     {
         var rule = node.Policy.Resolve(request.Channel);
@@ -173,6 +188,7 @@ internal sealed class ServerApi(Node node)
         return new EmptyApiMessage();
     }
 
+    /// <summary>Channels with subscribers on this node, filtered by a glob pattern.</summary>
     public Task<ChannelsApiResult> ChannelsAsync(ChannelsApiRequest request, CancellationToken ct)
     {
         var pattern = string.IsNullOrEmpty(request.Pattern) ? null : GlobToRegex(request.Pattern);
@@ -187,6 +203,7 @@ internal sealed class ServerApi(Node node)
         return Task.FromResult(result);
     }
 
+    /// <summary>The nodes and their counts.</summary>
     public Task<InfoApiResult> InfoAsync(CancellationToken ct)
     {
         var hub = node.Hub;
@@ -204,6 +221,30 @@ internal sealed class ServerApi(Node node)
         return Task.FromResult(new InfoApiResult { Nodes = [info] });
     }
 
+    /// <summary>
+    /// Sends an asynchronous message (a <c>message</c> push, which the client SDKs surface as a
+    /// <c>message</c> event) to a user's connections, or to one connection. In-process only:
+    /// Centrifugo's HTTP API has no such method.
+    /// </summary>
+    public Task<EmptyApiMessage> SendAsync(SendApiRequest request, CancellationToken ct)
+    {
+        ArgumentNullException.ThrowIfNull(request);
+        if (request.Data.IsEmpty)
+        {
+            throw ProtocolException.BadRequest("data required");
+        }
+        IEnumerable<Client> targets = request.User is null
+            ? request.Client is { Length: > 0 } id && node.Hub.FindClient(id) is { } one ? [one] : []
+            : TargetClients(request.User, request.Client);
+        var bytes = JsonCodec.EncodePush(new Push { Message = new MessagePush { Data = request.Data } });
+        foreach (var client in targets)
+        {
+            client.Enqueue(bytes);
+        }
+        return Task.FromResult(new EmptyApiMessage());
+    }
+
+    /// <summary>Runs several commands, in order or in parallel; one reply per command.</summary>
     public async Task<BatchApiResult> BatchAsync(BatchApiRequest request, CancellationToken ct)
     {
         if (request.Commands.Count > 1000)

@@ -125,12 +125,21 @@ internal sealed partial class Client
                 result.Expires = true;
                 result.Ttl = Ttl(expireAt, _node.Time.GetUtcNow());
             }
+            // Present before the reply: a client that asks for presence right after sees itself.
+            if (sub.Presence)
+            {
+                await _node.Presence.AddPresenceAsync(sub.Channel, Info(sub.ChanInfo), _node.Options.Client.PresenceTtl, ct).ConfigureAwait(false);
+            }
             return result;
         }
         catch
         {
             _subscriptions.TryRemove(sub.Channel, out _);
             await _node.Hub.RemoveSubscriptionAsync(sub.Channel, this, CancellationToken.None).ConfigureAwait(false);
+            if (sub.Presence)
+            {
+                await _node.Presence.RemovePresenceAsync(sub.Channel, Id, CancellationToken.None).ConfigureAwait(false);
+            }
             throw;
         }
     }
@@ -193,16 +202,12 @@ internal sealed partial class Client
         }
     }
 
+    // Join goes out once the subscription is live, so the joining client can see its own join.
     private async Task AfterSubscribedAsync(ClientSubscription sub, CancellationToken ct)
     {
-        var info = Info(sub.ChanInfo);
-        if (sub.Presence)
-        {
-            await _node.Presence.AddPresenceAsync(sub.Channel, info, _node.Options.Client.PresenceTtl, ct).ConfigureAwait(false);
-        }
         if (sub.Rule.Options.JoinLeave)
         {
-            await _node.Broker.PublishJoinAsync(sub.Channel, info, ct).ConfigureAwait(false);
+            await _node.Broker.PublishJoinAsync(sub.Channel, Info(sub.ChanInfo), ct).ConfigureAwait(false);
         }
     }
 

@@ -1,5 +1,4 @@
 using System.Collections.Concurrent;
-using System.Collections.Frozen;
 using System.Reflection;
 using Microsoft.Extensions.Logging;
 using Microsoft.Extensions.Options;
@@ -17,7 +16,7 @@ namespace Switchboard.Sessions;
 internal sealed class Node : IBrokerEventHandler, IDisposable
 {
     private readonly ConcurrentDictionary<Client, byte> _sessions = new();
-    private readonly FrozenDictionary<string, IRpcHandler> _rpcHandlers;
+    private readonly Handlers _handlers;
     private readonly ITimer _heartbeat;
 
     public Node(
@@ -28,8 +27,7 @@ internal sealed class Node : IBrokerEventHandler, IDisposable
         IPresenceManager presence,
         TimeProvider time,
         NodeMetrics metrics,
-        IEnumerable<IRpcHandler> rpcHandlers,
-        IEnumerable<ISendHandler> sendHandlers,
+        Handlers handlers,
         ILogger<Node> logger)
     {
         Options = options.Value;
@@ -43,8 +41,7 @@ internal sealed class Node : IBrokerEventHandler, IDisposable
         Name = Options.NodeName;
         Hub = new Hub(broker);
         StartedAt = time.GetUtcNow();
-        _rpcHandlers = rpcHandlers.ToFrozenDictionary(h => h.Method, StringComparer.Ordinal);
-        SendHandlers = [.. sendHandlers];
+        _handlers = handlers;
         broker.RegisterEventHandler(this);
         metrics.Observe(this);
         _heartbeat = time.CreateTimer(_ => Sweep(), null, TimeSpan.FromSeconds(1), TimeSpan.FromSeconds(1));
@@ -61,14 +58,14 @@ internal sealed class Node : IBrokerEventHandler, IDisposable
     public Hub Hub { get; }
     public string Name { get; }
     public DateTimeOffset StartedAt { get; }
-    public IReadOnlyList<ISendHandler> SendHandlers { get; }
+    public IReadOnlyList<ISendHandler> SendHandlers => _handlers.Send;
 
     public string Version { get; } = typeof(Node).Assembly.GetCustomAttribute<AssemblyInformationalVersionAttribute>()?.InformationalVersion.Split('+')[0] ?? "0.0.0";
 
     /// <summary>Every open session, connected or not.</summary>
     public int SessionCount => _sessions.Count;
 
-    public IRpcHandler? FindRpcHandler(string method) => _rpcHandlers.GetValueOrDefault(method);
+    public IRpcHandler? FindRpcHandler(string method) => _handlers.Rpc(method);
 
     /// <summary>Starts a session for a new transport connection.</summary>
     public Client CreateClient(ITransport transport)

@@ -77,8 +77,9 @@ public static class SwitchboardApp
         services.AddSingleton<IBroker, MemoryBroker>();
         services.AddSingleton<IPresenceManager, MemoryPresenceManager>();
         services.AddSingleton<NodeMetrics>();
+        services.AddSingleton(sp => new Handlers(sp));
         services.AddSingleton<Node>();
-        services.AddSingleton<ServerApi>();
+        services.AddSingleton(sp => new ServerApi(sp.GetRequiredService<Node>()));
         services.AddHostedService<NodeLifetime>();
         services.AddOpenApi(o => o.AddDocumentTransformer((doc, _, _) =>
         {
