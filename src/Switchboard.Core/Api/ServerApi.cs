@@ -27,11 +27,19 @@ public sealed class ServerApi
         {
             throw ProtocolException.BadRequest("data required");
         }
+        if (request.Data.Utf8.Length > node.Options.Client.MaxPublicationBytes)
+        {
+            throw new ProtocolException(ErrorCodes.LimitExceeded, "publication data too large");
+        }
         var publication = new Publication { Data = request.Data, Tags = request.Tags };
         var outcome = await node.Broker.PublishAsync(rule.Channel, publication, rule.PublishOptions(request.SkipHistory, request.IdempotencyKey) with
         {
             IdempotentResultTtl = node.Options.Client.IdempotentResultTtl,
         }, ct).ConfigureAwait(false);
+        if (!outcome.Suppressed)
+        {
+            node.Metrics.PublicationIn("api");
+        }
         return new PublishApiResult
         {
             Offset = outcome.Position.Offset,

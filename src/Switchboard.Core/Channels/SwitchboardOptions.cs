@@ -21,6 +21,9 @@ public sealed class SwitchboardOptions
     /// <summary>Server HTTP API settings.</summary>
     public ApiOptions Api { get; set; } = new();
 
+    /// <summary>Graceful shutdown settings.</summary>
+    public DrainOptions Drain { get; set; } = new();
+
     /// <summary>Options of channels without a namespace.</summary>
     public ChannelOptions Channel { get; set; } = new();
 
@@ -78,6 +81,37 @@ public sealed class ClientOptions
 
     /// <summary>How long a publish idempotency key is remembered.</summary>
     public TimeSpan IdempotentResultTtl { get; set; } = TimeSpan.FromMinutes(5);
+
+    /// <summary>A write to a client that has not completed after this long closes it with 3009.</summary>
+    public TimeSpan WriteTimeout { get; set; } = TimeSpan.FromSeconds(10);
+
+    /// <summary>Largest publication payload (client or API publish) in bytes; error 106 past it.</summary>
+    public int MaxPublicationBytes { get; set; } = 64 * 1024;
+
+    /// <summary>Connections one user may hold on this node (3504 past it); anonymous clients are not counted; 0 = no limit.</summary>
+    public int UserConnectionLimit { get; set; } = 100;
+
+    /// <summary>Connections this node accepts; past it, upgrades are answered 503 and readiness fails; 0 = no limit.</summary>
+    public int MaxConnections { get; set; } = 100_000;
+
+    /// <summary>Sustained commands per second per connection (a token bucket); error 111 past it.</summary>
+    public double CommandRate { get; set; } = 100;
+
+    /// <summary>Commands a connection may send in a burst above <see cref="CommandRate"/>.</summary>
+    public int CommandBurst { get; set; } = 200;
+
+    /// <summary>Commands refused in a row for flooding before the connection is closed with 3013.</summary>
+    public int FloodDisconnectAfter { get; set; } = 50;
+}
+
+/// <summary>Graceful shutdown: how clients are sent away on SIGTERM.</summary>
+public sealed class DrainOptions
+{
+    /// <summary>Clients are disconnected with 3001 spread over this window, so they do not all reconnect at once.</summary>
+    public TimeSpan Window { get; set; } = TimeSpan.FromSeconds(10);
+
+    /// <summary>How many batches the clients are split into across the window.</summary>
+    public int Batches { get; set; } = 20;
 }
 
 /// <summary>Token validation settings.</summary>

@@ -37,6 +37,14 @@ internal sealed partial class SwitchboardOptionsValidator : IValidateOptions<Swi
         {
             errors.Add($"{root}:Api:Key: must be at least 16 characters.");
         }
+        if (options.Drain.Window < TimeSpan.Zero)
+        {
+            errors.Add($"{root}:Drain:Window: must not be negative.");
+        }
+        if (options.Drain.Batches <= 0)
+        {
+            errors.Add($"{root}:Drain:Batches: must be positive.");
+        }
         if (string.IsNullOrWhiteSpace(options.NodeName))
         {
             errors.Add($"{root}:NodeName: must not be empty.");
@@ -71,6 +79,22 @@ internal sealed partial class SwitchboardOptionsValidator : IValidateOptions<Swi
         PositiveInt($"{key}:RecoveryMaxPublicationLimit", c.RecoveryMaxPublicationLimit, errors);
         PositiveInt($"{key}:HistoryMaxPublicationLimit", c.HistoryMaxPublicationLimit, errors);
         PositiveInt($"{key}:ChannelLimit", c.ChannelLimit, errors);
+        Positive($"{key}:WriteTimeout", c.WriteTimeout, errors);
+        PositiveInt($"{key}:MaxPublicationBytes", c.MaxPublicationBytes, errors);
+        PositiveInt($"{key}:CommandBurst", c.CommandBurst, errors);
+        PositiveInt($"{key}:FloodDisconnectAfter", c.FloodDisconnectAfter, errors);
+        if (c.CommandRate <= 0 || double.IsNaN(c.CommandRate))
+        {
+            errors.Add($"{key}:CommandRate: must be positive.");
+        }
+        if (c.UserConnectionLimit < 0)
+        {
+            errors.Add($"{key}:UserConnectionLimit: must not be negative (0 = no limit).");
+        }
+        if (c.MaxConnections < 0)
+        {
+            errors.Add($"{key}:MaxConnections: must not be negative (0 = no limit).");
+        }
         PositiveInt($"{key}:MaxChannelLength", c.MaxChannelLength, errors);
         PositiveInt($"{key}:QueueMaxBytes", c.QueueMaxBytes, errors);
         PositiveInt($"{key}:MaxFrameBytes", c.MaxFrameBytes, errors);

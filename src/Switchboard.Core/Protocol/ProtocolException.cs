@@ -62,6 +62,9 @@ public sealed record Disconnect(ushort Code, string Reason)
     internal static readonly Disconnect ForceNoReconnect = new(DisconnectCodes.ForceNoReconnect, "force disconnect");
     internal static readonly Disconnect ForceReconnect = new(DisconnectCodes.ForceReconnect, "force reconnect");
     internal static readonly Disconnect ConnectionClosed = new(DisconnectCodes.ConnectionClosed, "connection closed");
+    internal static readonly Disconnect TooManyRequests = new(DisconnectCodes.TooManyRequests, "too many requests");
+    internal static readonly Disconnect ConnectionLimit = new(DisconnectCodes.ConnectionLimit, "connection limit");
+    internal static readonly Disconnect MessageTooBig = new(1009, "message too big");
 }
 
 /// <summary>Thrown inside command handling when the connection must be closed.</summary>

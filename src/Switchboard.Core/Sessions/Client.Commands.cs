@@ -13,6 +13,7 @@ internal sealed partial class Client
     /// </summary>
     public async Task HandleFrameAsync(ReadOnlyMemory<byte> frame, CancellationToken cancellationToken)
     {
+        _node.Metrics.BytesIn(_transport.Name, frame.Length);
         List<Command> commands;
         try
         {
@@ -58,7 +59,24 @@ internal sealed partial class Client
             Disconnect(Protocol.Disconnect.BadRequest);
             return;
         }
+        var method = MethodName(command);
+        if (!TakeCommandToken())
+        {
+            // Over the rate: refuse with 111 (temporary); a client that keeps at it is closed with 3013.
+            if (++_floodStrikes >= _node.Options.Client.FloodDisconnectAfter)
+            {
+                Disconnect(Protocol.Disconnect.TooManyRequests);
+            }
+            else if (command.Id != 0)
+            {
+                EnqueueReply(new Reply { Id = command.Id, Error = new Error { Code = ErrorCodes.TooManyRequests, Message = "too many requests", Temporary = true } });
+            }
+            _node.Metrics.Command(method, "111", 0);
+            return;
+        }
+        _floodStrikes = 0;
         var started = _node.Time.GetTimestamp();
+        var result = "ok";
         try
         {
             var reply = await DispatchAsync(command, cancellationToken).ConfigureAwait(false);
@@ -70,27 +88,49 @@ internal sealed partial class Client
         }
         catch (ProtocolException e)
         {
+            result = e.Code.ToString(System.Globalization.CultureInfo.InvariantCulture);
             EnqueueReply(new Reply { Id = command.Id, Error = e.ToError() });
         }
         catch (DisconnectException e)
         {
+            result = "disconnect";
             Disconnect(e.Disconnect);
         }
         catch (OperationCanceledException) when (cancellationToken.IsCancellationRequested || Closed.IsCancellationRequested)
         {
             // The connection is going away.
+            result = "cancelled";
         }
 #pragma warning disable CA1031 // one failed command answers 100 and harms no one else
         catch (Exception e)
 #pragma warning restore CA1031
         {
+            result = "100";
             Log.CommandFailed(_node.Logger, Id, e);
             EnqueueReply(new Reply { Id = command.Id, Error = new Error { Code = ErrorCodes.Internal, Message = "internal server error", Temporary = true } });
         }
         finally
         {
-            Log.CommandHandled(_node.Logger, Id, MethodName(command), _node.Time.GetElapsedTime(started).TotalMilliseconds);
+            var elapsed = _node.Time.GetElapsedTime(started);
+            _node.Metrics.Command(method, result, elapsed.TotalSeconds);
+            Log.CommandHandled(_node.Logger, Id, method, elapsed.TotalMilliseconds);
         }
+    }
+
+    // Token bucket: CommandRate tokens a second, at most CommandBurst saved up.
+    private bool TakeCommandToken()
+    {
+        var options = _node.Options.Client;
+        var now = _node.Time.GetTimestamp();
+        var elapsed = _node.Time.GetElapsedTime(_commandRefilledAt, now).TotalSeconds;
+        _commandRefilledAt = now;
+        _commandTokens = Math.Min(options.CommandBurst, _commandTokens + (elapsed * options.CommandRate));
+        if (_commandTokens < 1)
+        {
+            return false;
+        }
+        _commandTokens -= 1;
+        return true;
     }
 
     private Task<Reply?> DispatchAsync(Command c, CancellationToken ct)
@@ -181,7 +221,13 @@ internal sealed partial class Client
         {
             throw new ProtocolException(ErrorCodes.TokenExpired, "token expired");
         }
-        User = token?.User ?? "";
+        var user = token?.User ?? "";
+        var userLimit = _node.Options.Client.UserConnectionLimit;
+        if (user.Length > 0 && userLimit > 0 && _node.Hub.UserClients(user).Count >= userLimit)
+        {
+            throw new DisconnectException(Protocol.Disconnect.ConnectionLimit);
+        }
+        User = user;
         ConnInfo = token?.Info ?? default;
         ExpireAt = token?.ExpireAt;
         ClientName = request.Name;
@@ -191,6 +237,7 @@ internal sealed partial class Client
         _state = ClientState.Connected;
         _node.Hub.AddClient(this);
         Log.Connected(_node.Logger, Id, User, _transport.Name);
+        _node.Metrics.Connected(_transport.Name);
 
         var result = new ConnectResult
         {
@@ -319,6 +366,10 @@ internal sealed partial class Client
         {
             throw ProtocolException.BadRequest("data required");
         }
+        if (request.Data.Utf8.Length > _node.Options.Client.MaxPublicationBytes)
+        {
+            throw new ProtocolException(ErrorCodes.LimitExceeded, "publication data too large");
+        }
         _subscriptions.TryGetValue(rule.Channel, out var sub);
         if (!ChannelPolicy.CanPublish(rule, User, sub is not null))
         {
@@ -329,6 +380,7 @@ internal sealed partial class Client
         {
             IdempotentResultTtl = _node.Options.Client.IdempotentResultTtl,
         }, ct).ConfigureAwait(false);
+        _node.Metrics.PublicationIn("client");
         return new Reply { Publish = new PublishResult() };
     }
 

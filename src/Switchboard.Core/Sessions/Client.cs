@@ -32,6 +32,12 @@ internal sealed partial class Client
     private DateTimeOffset _lastPingAt;
     private DateTimeOffset? _pongDeadline;
     private DateTimeOffset _nextPresenceAt;
+    private long _writeStartedAt; // TimeProvider timestamp of the write in flight; 0 when idle
+
+    // Command rate limiting: a token bucket per connection.
+    private double _commandTokens;
+    private long _commandRefilledAt;
+    private int _floodStrikes;
 
     public Client(Node node, ITransport transport)
     {
@@ -39,6 +45,8 @@ internal sealed partial class Client
         _transport = transport;
         _createdAt = node.Time.GetUtcNow();
         Id = Guid.NewGuid().ToString();
+        _commandTokens = node.Options.Client.CommandBurst;
+        _commandRefilledAt = node.Time.GetTimestamp();
         Writer = Task.Run(RunWriterAsync);
     }
 
@@ -109,6 +117,7 @@ internal sealed partial class Client
             return;
         }
         Log.Disconnecting(_node.Logger, Id, User, disconnect.Code, disconnect.Reason);
+        _node.Metrics.Disconnected(disconnect.Code);
         _abortWrites = abort;
         _outbound.Writer.TryComplete();
         if (abort)
@@ -138,7 +147,7 @@ internal sealed partial class Client
                 if (!reader.TryPeek(out var next) || first.Length + 1 + next.Length > maxFrame)
                 {
                     // The common fan-out case: one message, written as it is, no copy.
-                    await _transport.WriteAsync(first, _writeCancel.Token).ConfigureAwait(false);
+                    await WriteAsync(first).ConfigureAwait(false);
                     continue;
                 }
                 await WriteCoalescedAsync(reader, first, maxFrame).ConfigureAwait(false);
@@ -153,7 +162,10 @@ internal sealed partial class Client
 #pragma warning restore CA1031
         {
             Log.WriteFailed(_node.Logger, Id, e);
-            Interlocked.CompareExchange(ref _disconnect, Protocol.Disconnect.WriteError, null);
+            if (Interlocked.CompareExchange(ref _disconnect, Protocol.Disconnect.WriteError, null) is null)
+            {
+                _node.Metrics.Disconnected(DisconnectCodes.WriteError);
+            }
         }
         await CloseTransportAsync().ConfigureAwait(false);
         await CleanupAsync().ConfigureAwait(false);
@@ -174,12 +186,21 @@ internal sealed partial class Client
                 next.Span.CopyTo(buffer.AsSpan(length));
                 length += next.Length;
             }
-            await _transport.WriteAsync(buffer.AsMemory(0, length), _writeCancel.Token).ConfigureAwait(false);
+            await WriteAsync(buffer.AsMemory(0, length)).ConfigureAwait(false);
         }
         finally
         {
             ArrayPool<byte>.Shared.Return(buffer);
         }
+    }
+
+    // Every write is timed: the heartbeat closes a connection whose write stalls (3009).
+    private async Task WriteAsync(ReadOnlyMemory<byte> frame)
+    {
+        Volatile.Write(ref _writeStartedAt, _node.Time.GetTimestamp());
+        await _transport.WriteAsync(frame, _writeCancel.Token).ConfigureAwait(false);
+        Volatile.Write(ref _writeStartedAt, 0);
+        _node.Metrics.BytesOut(_transport.Name, frame.Length);
     }
 
     private async Task CloseTransportAsync()
@@ -200,7 +221,10 @@ internal sealed partial class Client
     /// <summary>The transport saw the connection end (peer closed, network error).</summary>
     public Task OnTransportClosedAsync()
     {
-        Interlocked.CompareExchange(ref _disconnect, Protocol.Disconnect.ConnectionClosed, null);
+        if (Interlocked.CompareExchange(ref _disconnect, Protocol.Disconnect.ConnectionClosed, null) is null)
+        {
+            _node.Metrics.Disconnected(DisconnectCodes.ConnectionClosed);
+        }
         _abortWrites = true;
         _outbound.Writer.TryComplete();
         _ = _writeCancel.CancelAsync();
@@ -240,6 +264,12 @@ internal sealed partial class Client
                 return;
             case ClientState.Closed:
                 return;
+        }
+        var writeStartedAt = Volatile.Read(ref _writeStartedAt);
+        if (writeStartedAt != 0 && _node.Time.GetElapsedTime(writeStartedAt) >= client.WriteTimeout)
+        {
+            Disconnect(Protocol.Disconnect.WriteError, abort: true);
+            return;
         }
         if (_pongDeadline is { } deadline && now >= deadline)
         {

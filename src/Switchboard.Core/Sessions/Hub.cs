@@ -18,8 +18,13 @@ internal sealed class Hub
     private readonly ConcurrentDictionary<string, Client> _clients = new(StringComparer.Ordinal);
     private readonly ConcurrentDictionary<string, ConcurrentDictionary<string, Client>> _users = new(StringComparer.Ordinal);
     private readonly IBroker _broker;
+    private readonly NodeMetrics _metrics;
 
-    public Hub(IBroker broker) => _broker = broker;
+    public Hub(IBroker broker, NodeMetrics metrics)
+    {
+        _broker = broker;
+        _metrics = metrics;
+    }
 
     public int ClientCount => _clients.Count;
 
@@ -117,6 +122,8 @@ internal sealed class Hub
 
     public int SubscriptionCount => _shards.Sum(s => s.SubscriptionCount);
 
+    public int ChannelCount => _shards.Sum(s => s.ChannelCount);
+
     /// <summary>Fan-out: one serialization, the same bytes queued for every local subscriber.</summary>
     public void BroadcastPublication(string channel, Publication publication)
     {
@@ -130,6 +137,7 @@ internal sealed class Hub
         {
             client.DeliverPublication(channel, publication, bytes);
         }
+        _metrics.PublicationsOut(subscribers.Length);
     }
 
     public void BroadcastJoinLeave(string channel, Push push)
@@ -156,6 +164,8 @@ internal sealed class Hub
         private volatile int _subscriptions;
 
         public int SubscriptionCount => _subscriptions;
+
+        public int ChannelCount => _channels.Count;
 
         public Client[] Get(string channel) => _channels.GetValueOrDefault(channel) ?? [];
 

@@ -39,7 +39,7 @@ internal sealed class Node : IBrokerEventHandler, IDisposable
         Metrics = metrics;
         Logger = logger;
         Name = Options.NodeName;
-        Hub = new Hub(broker);
+        Hub = new Hub(broker, metrics);
         StartedAt = time.GetUtcNow();
         _handlers = handlers;
         broker.RegisterEventHandler(this);
@@ -64,6 +64,36 @@ internal sealed class Node : IBrokerEventHandler, IDisposable
 
     /// <summary>Every open session, connected or not.</summary>
     public int SessionCount => _sessions.Count;
+
+    /// <summary>Set when shutdown begins: readiness fails and new connections are refused.</summary>
+    public bool Draining { get; private set; }
+
+    /// <summary>Whether a new connection may be accepted now; the reason when not.</summary>
+    public string? RefuseReason()
+    {
+        if (Draining)
+        {
+            return "draining";
+        }
+        var max = Options.Client.MaxConnections;
+        return max > 0 && _sessions.Count >= max ? "connection_limit" : null;
+    }
+
+    public IEnumerable<System.Diagnostics.Metrics.Measurement<int>> ConnectionsByTransport()
+        => _sessions.Keys.GroupBy(c => c.TransportName)
+            .Select(g => new System.Diagnostics.Metrics.Measurement<int>(g.Count(), new KeyValuePair<string, object?>("transport", g.Key)));
+
+    public (long Total, long Max) QueuedBytes()
+    {
+        long total = 0, max = 0;
+        foreach (var client in _sessions.Keys)
+        {
+            var queued = client.QueuedBytes;
+            total += queued;
+            max = Math.Max(max, queued);
+        }
+        return (total, max);
+    }
 
     public IRpcHandler? FindRpcHandler(string method) => _handlers.Rpc(method);
 
@@ -105,15 +135,48 @@ internal sealed class Node : IBrokerEventHandler, IDisposable
         }, ct);
     }
 
-    /// <summary>Closes every session with a code (shutdown).</summary>
-    public async Task DisconnectAllAsync(Disconnect disconnect)
+    /// <summary>
+    /// Graceful shutdown: stops accepting connections, then closes every session with 3001 in
+    /// batches spread with jitter over the drain window, so clients do not all come back at once.
+    /// Returns when every session is gone or the window (plus a short grace) has passed.
+    /// </summary>
+    public async Task DrainAsync(CancellationToken cancellationToken)
     {
+        Draining = true;
+        var window = Options.Drain.Window;
         var clients = _sessions.Keys.ToList();
-        foreach (var client in clients)
+        var batches = Math.Max(1, Math.Min(Options.Drain.Batches, clients.Count));
+        Random.Shared.Shuffle(System.Runtime.InteropServices.CollectionsMarshal.AsSpan(clients));
+        var slot = window / batches;
+        var started = Time.GetUtcNow();
+        for (var b = 0; b < batches; b++)
         {
-            client.Disconnect(disconnect);
+            // Batch b goes at a random moment within its slot of the window.
+            var at = started + slot * b + slot * Random.Shared.NextDouble();
+            var wait = at - Time.GetUtcNow();
+            if (wait > TimeSpan.Zero)
+            {
+                await Task.Delay(wait, Time, cancellationToken).ConfigureAwait(false);
+            }
+            for (var i = b; i < clients.Count; i += batches)
+            {
+                clients[i].Disconnect(Protocol.Disconnect.Shutdown);
+            }
         }
-        await Task.WhenAll(clients.Select(c => c.Writer)).WaitAsync(TimeSpan.FromSeconds(5), Time).ConfigureAwait(false);
+        // Anyone who connected while the drain ran (should be none) goes too.
+        foreach (var client in _sessions.Keys)
+        {
+            client.Disconnect(Protocol.Disconnect.Shutdown);
+        }
+        var remaining = started + window + TimeSpan.FromSeconds(1) - Time.GetUtcNow();
+        try
+        {
+            await Task.WhenAll(_sessions.Keys.Select(c => c.Writer)).WaitAsync(remaining > TimeSpan.Zero ? remaining : TimeSpan.Zero, Time, cancellationToken).ConfigureAwait(false);
+        }
+        catch (TimeoutException)
+        {
+            // Clients that did not close in time are dropped with the process.
+        }
     }
 
     public void OnPublication(string channel, Publication publication) => Hub.BroadcastPublication(channel, publication);

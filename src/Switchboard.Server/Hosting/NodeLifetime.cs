@@ -1,12 +1,12 @@
-using Switchboard.Protocol;
 using Switchboard.Sessions;
 
 namespace Switchboard.Server.Hosting;
 
 /// <summary>
-/// On shutdown, closes every client with 3001 so they reconnect elsewhere. This runs in
-/// <see cref="StoppingAsync"/>, before any hosted service stops: Kestrel's own stop waits for open
-/// requests, and a WebSocket request only ends once its client is told to go.
+/// On shutdown (SIGTERM or <c>StopApplication</c>) drains the node: readiness fails and new
+/// connections are refused at once, then clients are closed with 3001 spread over the drain window.
+/// This runs in <see cref="StoppingAsync"/>, before any hosted service stops: Kestrel's own stop
+/// waits for open requests, and a WebSocket request only ends once its client is told to go.
 /// </summary>
 internal sealed class NodeLifetime(Node node) : IHostedLifecycleService
 {
@@ -14,11 +14,7 @@ internal sealed class NodeLifetime(Node node) : IHostedLifecycleService
     {
         try
         {
-            await node.DisconnectAllAsync(Disconnect.Shutdown).WaitAsync(cancellationToken).ConfigureAwait(false);
-        }
-        catch (TimeoutException)
-        {
-            // Clients that did not close in time are dropped with the process.
+            await node.DrainAsync(cancellationToken).ConfigureAwait(false);
         }
         catch (OperationCanceledException)
         {

@@ -1,4 +1,6 @@
+using Microsoft.AspNetCore.Diagnostics.HealthChecks;
 using Microsoft.Extensions.Options;
+using OpenTelemetry.Metrics;
 using Scalar.AspNetCore;
 using Switchboard.Api;
 using Switchboard.Auth;
@@ -50,10 +52,11 @@ public static class SwitchboardApp
         AddSwitchboard(builder.Services, builder.Configuration);
         configureServices?.Invoke(builder.Services);
 
-        var app = builder.Build();
-        // Bind and validate now, so a bad key fails here with its name rather than on first use.
+        WebApplication app;
         try
         {
+            app = builder.Build();
+            // Bind and validate now, so a bad key fails here with its name rather than on first use.
             _ = app.Services.GetRequiredService<IOptions<SwitchboardOptions>>().Value;
         }
         catch (InvalidOperationException e) when (e.InnerException is not null)
@@ -81,6 +84,14 @@ public static class SwitchboardApp
         services.AddSingleton<Node>();
         services.AddSingleton(sp => new ServerApi(sp.GetRequiredService<Node>()));
         services.AddHostedService<NodeLifetime>();
+        // The drain needs its window; the host's default 30 s would cut a longer one short.
+        services.AddOptions<HostOptions>().Configure<IOptions<SwitchboardOptions>>((host, sb) =>
+            host.ShutdownTimeout = sb.Value.Drain.Window + TimeSpan.FromSeconds(5));
+        services.AddHealthChecks()
+            .AddCheck<ReadinessCheck>("ready", tags: ["ready"]);
+        services.AddOpenTelemetry().WithMetrics(metrics => metrics
+            .AddMeter(NodeMetrics.MeterName)
+            .AddPrometheusExporter());
         services.AddOpenApi(o => o.AddDocumentTransformer((doc, _, _) =>
         {
             doc.Info.Title = "Switchboard server API";
@@ -105,7 +116,9 @@ public static class SwitchboardApp
         app.MapServerApi();
         app.MapOpenApi();
         app.MapScalarApiReference("/docs", o => o.WithTitle("Switchboard API"));
-        app.MapGet("/healthz/live", () => Results.Text("ok"));
-        app.MapGet("/healthz/ready", () => Results.Text("ok"));
+        // Liveness: the process answers; it never checks dependencies (a restart would not fix them).
+        app.MapHealthChecks("/healthz/live", new HealthCheckOptions { Predicate = _ => false });
+        app.MapHealthChecks("/healthz/ready", new HealthCheckOptions { Predicate = check => check.Tags.Contains("ready") });
+        app.MapPrometheusScrapingEndpoint("/metrics");
     }
 }

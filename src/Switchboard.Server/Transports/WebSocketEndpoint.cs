@@ -16,6 +16,14 @@ internal static class WebSocketEndpoint
 
     private static async Task HandleAsync(HttpContext context, Node node, TimeProvider time, IOptions<SwitchboardOptions> options)
     {
+        if (node.RefuseReason() is { } reason)
+        {
+            // Draining or at the node's connection cap: try another node (or later).
+            node.Metrics.Refused(reason);
+            context.Response.StatusCode = StatusCodes.Status503ServiceUnavailable;
+            context.Response.Headers.RetryAfter = "1";
+            return;
+        }
         if (!context.WebSockets.IsWebSocketRequest)
         {
             context.Response.StatusCode = StatusCodes.Status400BadRequest;
