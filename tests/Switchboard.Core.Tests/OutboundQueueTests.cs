@@ -73,7 +73,8 @@ public sealed class OutboundQueueTests : IDisposable
             accepted++;
         }
         Assert.InRange(accepted, 9, 10); // 1000 bytes of queue
-        Assert.Equal(DisconnectCodes.Slow, (await transport.Closed.WaitAsync(TimeSpan.FromSeconds(10))).Code);
+        Assert.Equal(1006, (await transport.Closed.WaitAsync(TimeSpan.FromSeconds(10))).Code); // dropped, no close frame
+        Assert.Equal(DisconnectCodes.Slow, client.DisconnectCode);
         Assert.False(client.Enqueue(Message(1)));
     }
 }

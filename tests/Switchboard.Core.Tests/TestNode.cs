@@ -76,6 +76,8 @@ internal sealed class GatedTransport : ITransport
         return ValueTask.CompletedTask;
     }
 
+    public void Abort() => _closed.TrySetResult(new Disconnect(1006, "aborted"));
+
     public async Task<string> NextFrameAsync()
     {
         using var cts = new CancellationTokenSource(TimeSpan.FromSeconds(10));

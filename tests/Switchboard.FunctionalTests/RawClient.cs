@@ -119,6 +119,34 @@ public sealed class RawClient : IAsyncDisposable
     public Task SendRawAsync(string frame)
         => _socket.SendAsync(Encoding.UTF8.GetBytes(frame), WebSocketMessageType.Text, true, CancellationToken.None);
 
+    /// <summary>Sends raw bytes as one message, or as a fragment when <paramref name="endOfMessage"/> is false.</summary>
+    public Task SendBytesAsync(byte[] bytes, WebSocketMessageType type = WebSocketMessageType.Text, bool endOfMessage = true)
+        => _socket.SendAsync(bytes, type, endOfMessage, CancellationToken.None);
+
+    /// <summary>Every message received so far and not yet taken, without waiting.</summary>
+    public List<JsonElement> Drain()
+    {
+        var all = new List<JsonElement>(_pending);
+        _pending.Clear();
+        while (_messages.Reader.TryRead(out var message))
+        {
+            all.Add(message);
+        }
+        return all;
+    }
+
+    /// <summary>The close code if the server has closed the connection, without waiting.</summary>
+    public int? CloseCode => _closed.Task.IsCompletedSuccessfully ? (int?)_closed.Task.Result.Status : null;
+
+    public bool IsClosed => _closed.Task.IsCompleted || _socket.State is not WebSocketState.Open;
+
+    /// <summary>Waits for the server's close frame, up to <paramref name="timeout"/>.</summary>
+    public async Task<int?> ClosedAsync(TimeSpan timeout)
+    {
+        var (status, _) = await _closed.Task.WaitAsync(timeout);
+        return (int?)status;
+    }
+
     public Task SendBinaryAsync(byte[] frame)
         => _socket.SendAsync(frame, WebSocketMessageType.Binary, true, CancellationToken.None);
 

@@ -2,6 +2,7 @@ using Microsoft.AspNetCore.Builder;
 using Microsoft.AspNetCore.Hosting.Server;
 using Microsoft.AspNetCore.Hosting.Server.Features;
 using Microsoft.Extensions.DependencyInjection;
+using Microsoft.Extensions.Logging;
 using Microsoft.Extensions.Time.Testing;
 using Switchboard.Server.Hosting;
 using Switchboard.Sessions;
@@ -11,8 +12,29 @@ namespace Switchboard.FunctionalTests;
 /// <summary>
 /// The real server, in process, on a free loopback port, with a fake clock the tests advance.
 /// </summary>
-public sealed class ServerFixture : IAsyncLifetime
+public sealed class ServerFixture : IAsyncLifetime, IAsyncDisposable
 {
+    private readonly string[] _extraArguments;
+
+    public ServerFixture() : this([])
+    {
+    }
+
+    private ServerFixture(string[] extraArguments) => _extraArguments = extraArguments;
+
+    /// <summary>Starts a server of its own with extra settings (later arguments win).</summary>
+    public static async Task<ServerFixture> StartAsync(params string[] extraArguments)
+    {
+        var server = new ServerFixture(extraArguments);
+        await server.InitializeAsync();
+        return server;
+    }
+
+    /// <summary>Errors the server logged: an exception that escaped to the host shows up here.</summary>
+    public ErrorLog Errors { get; } = new();
+
+    internal WebApplication App => _app!;
+
     public const string ApiKey = "functional-test-api-key-0123456789";
     public const string Secret = "functional-test-hmac-secret-0123456789-xyz";
 
@@ -49,12 +71,15 @@ public sealed class ServerFixture : IAsyncLifetime
         "--Switchboard:Namespaces:secret:HistoryTtl=00:10:00",
         "--Switchboard:Namespaces:secret:ForceRecovery=true",
         "--Logging:LogLevel:Default=Warning",
+        // The clock is fake: a drain window would only end by the host's timeout. Drain tests set their own.
+        "--Switchboard:Drain:Window=00:00:00",
     ];
 
     public async Task InitializeAsync()
     {
-        _app = SwitchboardApp.Build(Arguments, services =>
+        _app = SwitchboardApp.Build([.. Arguments, .. _extraArguments], services =>
         {
+            services.AddSingleton<ILoggerProvider>(Errors);
             services.AddSingleton<TimeProvider>(Time);
             services.AddSingleton<IRpcHandler, EchoRpcHandler>();
             services.AddSingleton<IRpcHandler, RefusingRpcHandler>();
@@ -64,6 +89,8 @@ public sealed class ServerFixture : IAsyncLifetime
         var address = _app.Services.GetRequiredService<IServer>().Features.Get<IServerAddressesFeature>()!.Addresses.First();
         BaseAddress = new Uri(address);
     }
+
+    async ValueTask IAsyncDisposable.DisposeAsync() => await DisposeAsync();
 
     public async Task DisposeAsync()
     {

@@ -24,6 +24,7 @@ internal sealed partial class Client
     private long _queuedBytes;
     private Disconnect? _disconnect;
     private volatile bool _abortWrites;
+    private volatile bool _abortTransport;
     private int _cleanedUp;
     private volatile ClientState _state = ClientState.Connecting;
 
@@ -76,6 +77,12 @@ internal sealed partial class Client
 
     public long QueuedBytes => Interlocked.Read(ref _queuedBytes);
 
+    /// <summary>True while a write to the transport is in flight.</summary>
+    public bool IsWriteInFlight => Volatile.Read(ref _writeStartedAt) != 0;
+
+    /// <summary>The code this connection was (or is being) closed with; null while open.</summary>
+    public int? DisconnectCode => _disconnect?.Code;
+
     internal ClientInfo Info(RawJson chanInfo = default) => new() { User = User, Client = Id, ConnInfo = ConnInfo, ChanInfo = chanInfo };
 
     /// <summary>
@@ -119,12 +126,15 @@ internal sealed partial class Client
         Log.Disconnecting(_node.Logger, Id, User, disconnect.Code, disconnect.Reason);
         _node.Metrics.Disconnected(disconnect.Code);
         _abortWrites = abort;
+        _abortTransport = abort;
         _outbound.Writer.TryComplete();
         if (abort)
         {
             _ = _writeCancel.CancelAsync();
         }
-        _ = CleanupAsync();
+        // Off the caller's thread: a publisher that tipped a slow client over its bound must not
+        // do that client's cleanup (leaving channels, presence, leave messages) under its locks.
+        _ = Task.Run(CleanupAsync);
     }
 
     private async Task RunWriterAsync()
@@ -206,6 +216,11 @@ internal sealed partial class Client
     private async Task CloseTransportAsync()
     {
         var disconnect = _disconnect ?? Protocol.Disconnect.ConnectionClosed;
+        if (_abortTransport)
+        {
+            _transport.Abort();
+            return;
+        }
         try
         {
             await _transport.CloseAsync(disconnect, CancellationToken.None).ConfigureAwait(false);

@@ -16,4 +16,10 @@ internal interface ITransport
 
     /// <summary>Ends the connection with a disconnect code (a close frame on WebSocket).</summary>
     ValueTask CloseAsync(Disconnect disconnect, CancellationToken cancellationToken);
+
+    /// <summary>
+    /// Drops the connection at once, with no goodbye: for a peer that does not read (a close frame
+    /// would wait behind everything it has not read).
+    /// </summary>
+    void Abort();
 }

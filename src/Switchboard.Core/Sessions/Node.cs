@@ -68,6 +68,14 @@ internal sealed class Node : IBrokerEventHandler, IDisposable
     /// <summary>Set when shutdown begins: readiness fails and new connections are refused.</summary>
     public bool Draining { get; private set; }
 
+    private readonly TaskCompletionSource _drainStarted = new(TaskCreationOptions.RunContinuationsAsynchronously);
+
+    /// <summary>Completes when the drain has begun (for tests and diagnostics).</summary>
+    internal Task DrainStarted => _drainStarted.Task;
+
+    /// <summary>Every open session (for tests and diagnostics).</summary>
+    internal IEnumerable<Client> Sessions => _sessions.Keys;
+
     /// <summary>Whether a new connection may be accepted now; the reason when not.</summary>
     public string? RefuseReason()
     {
@@ -143,6 +151,7 @@ internal sealed class Node : IBrokerEventHandler, IDisposable
     public async Task DrainAsync(CancellationToken cancellationToken)
     {
         Draining = true;
+        _drainStarted.TrySetResult();
         var window = Options.Drain.Window;
         var clients = _sessions.Keys.ToList();
         var batches = Math.Max(1, Math.Min(Options.Drain.Batches, clients.Count));

@@ -40,6 +40,8 @@ internal sealed class WebSocketTransport(WebSocket socket, TimeProvider time) : 
         _ = AbortAfterAsync(CloseHandshakeTimeout);
     }
 
+    public void Abort() => socket.Abort();
+
     private async Task AbortAfterAsync(TimeSpan delay)
     {
         await Task.Delay(delay, time).ConfigureAwait(false);
