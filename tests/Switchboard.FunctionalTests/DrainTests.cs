@@ -42,6 +42,7 @@ public sealed class DrainTests
             Assert.Equal(3001, await client.ClosedAsync());
         }
         await stopping.WaitAsync(TimeSpan.FromSeconds(10));
+        Assert.Equal(0, server.Node.SessionCount);
         foreach (var client in clients)
         {
             await client.DisposeAsync();

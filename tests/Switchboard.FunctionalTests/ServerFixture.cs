@@ -96,8 +96,13 @@ public sealed class ServerFixture : IAsyncLifetime, IAsyncDisposable
     {
         if (_app is not null)
         {
-            await _app.StopAsync();
+            var lifetime = _app.Services.GetRequiredService<Microsoft.Extensions.Hosting.IHostApplicationLifetime>();
+            if (!lifetime.ApplicationStopped.IsCancellationRequested)
+            {
+                await _app.StopAsync();
+            }
             await _app.DisposeAsync();
+            _app = null;
         }
     }
 
