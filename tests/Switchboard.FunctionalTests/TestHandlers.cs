@@ -10,7 +10,7 @@ internal sealed class EchoRpcHandler : IRpcHandler
     public string Method => "echo";
 
     public ValueTask<RawJson> HandleAsync(RpcContext context, CancellationToken cancellationToken)
-        => ValueTask.FromResult(RawJson.Parse($"{{\"user\":\"{context.Client.User}\",\"data\":{context.Data}}}"));
+        => ValueTask.FromResult(RawJson.Parse($"{{\"user\":\"{context.Client.User}\",\"data\":{(context.Data.IsEmpty ? "null" : context.Data.ToString())}}}"));
 }
 
 /// <summary>An app's RPC method that refuses with its own error code.</summary>

@@ -449,6 +449,11 @@ internal sealed partial class Client
 
     private async Task<Reply?> SendAsync(SendRequest request, CancellationToken ct)
     {
+        if (request.Data.IsEmpty)
+        {
+            // A send has no reply to carry an error: a malformed one closes the connection.
+            throw new DisconnectException(Protocol.Disconnect.BadRequest);
+        }
         foreach (var handler in _node.SendHandlers)
         {
             await handler.HandleAsync(new SendContext(request.Data, Context), ct).ConfigureAwait(false);
