@@ -2,8 +2,22 @@ using System.Globalization;
 
 namespace Switchboard.FunctionalTests;
 
+/// <summary>
+/// Instruments are matched by meter name across the process, so these tests run alone (no other
+/// server is busy meanwhile) and compare scrapes before and after.
+/// </summary>
+[CollectionDefinition(Name, DisableParallelization = true)]
+public sealed class MetricsCollection
+{
+    public const string Name = "metrics";
+}
+
+[Collection(MetricsCollection.Name)]
 public sealed class MetricsTests
 {
+    private static double Delta(string before, string after, string metric, params string[] labels)
+        => Value(after, metric, labels) - Value(before, metric, labels);
+
     /// <summary>The sum of every sample of a metric whose labels contain all of <paramref name="labels"/>.</summary>
     private static double Value(string scrape, string metric, params string[] labels)
         => scrape.Split('\n')
@@ -31,16 +45,16 @@ public sealed class MetricsTests
             await Api.PostAsync(api, "publish", "{\"channel\":\"chat:metrics\",\"data\":{\"n\":1}}");
             await client.NextPushAsync();
             var during = await ScrapeAsync(server);
-            Assert.Equal(1, Value(during, "switchboard_connections", "transport=\"websocket\""));
-            Assert.Equal(1, Value(during, "switchboard_subscriptions"));
-            Assert.Equal(1, Value(during, "switchboard_connects_total", "transport=\"websocket\"") - Value(before, "switchboard_connects_total", "transport=\"websocket\""));
-            Assert.Equal(1, Value(during, "switchboard_commands_total", "method=\"subscribe\"", "result=\"ok\""));
-            Assert.Equal(1, Value(during, "switchboard_commands_total", "method=\"subscribe\"", "result=\"102\""));
-            Assert.Equal(1, Value(during, "switchboard_publications_in_total", "source=\"api\""));
-            Assert.Equal(1, Value(during, "switchboard_publications_out_total"));
-            Assert.True(Value(during, "switchboard_transport_bytes_in_bytes_total") > 0);
-            Assert.True(Value(during, "switchboard_transport_bytes_out_bytes_total") > 0);
-            Assert.True(Value(during, "switchboard_command_duration_seconds_count", "method=\"connect\"") >= 1);
+            Assert.Equal(1, Delta(before, during, "switchboard_connections", "transport=\"websocket\""));
+            Assert.Equal(1, Delta(before, during, "switchboard_subscriptions"));
+            Assert.Equal(1, Delta(before, during, "switchboard_connects_total", "transport=\"websocket\""));
+            Assert.Equal(1, Delta(before, during, "switchboard_commands_total", "method=\"subscribe\"", "result=\"ok\""));
+            Assert.Equal(1, Delta(before, during, "switchboard_commands_total", "method=\"subscribe\"", "result=\"102\""));
+            Assert.Equal(1, Delta(before, during, "switchboard_publications_in_total", "source=\"api\""));
+            Assert.Equal(1, Delta(before, during, "switchboard_publications_out_total"));
+            Assert.True(Delta(before, during, "switchboard_transport_bytes_in_bytes_total") > 0);
+            Assert.True(Delta(before, during, "switchboard_transport_bytes_out_bytes_total") > 0);
+            Assert.True(Delta(before, during, "switchboard_command_duration_seconds_count", "method=\"connect\"") >= 1);
             Assert.Contains("switchboard_queue_bytes", during, StringComparison.Ordinal);
         }
 
@@ -51,6 +65,6 @@ public sealed class MetricsTests
         }
         // The close frame is sent after the disconnect is counted.
         var after = await ScrapeAsync(server);
-        Assert.Equal(1, Value(after, "switchboard_disconnects_total", "code=\"3501\""));
+        Assert.Equal(1, Delta(before, after, "switchboard_disconnects_total", "code=\"3501\""));
     }
 }
