@@ -60,7 +60,8 @@ count_trx() { # adds a trx file's counters to the totals
 for project in tests/Switchboard.Core.Tests tests/Switchboard.FunctionalTests; do
   name=$(basename "$project")
   log "$name"
-  dotnet test "$project" -c Release --no-build -nologo \
+  # A hung test fails the run (and is named) instead of hanging it.
+  dotnet test "$project" -c Release --no-build -nologo --blame-hang-timeout 5m \
     --logger "trx;LogFileName=$RESULTS/$name.trx" --logger "console;verbosity=normal" 2>&1 | grep -vE '^\s*$'
   if [ -f "$RESULTS/$name.trx" ]; then
     count_trx "$RESULTS/$name.trx"
