@@ -15,8 +15,9 @@ public class ConfigurationTests
     [Fact]
     public void An_unknown_key_fails_at_start_up_naming_it()
     {
-        var e = Assert.Throws<InvalidOperationException>(() => SwitchboardApp.Build(["--urls", "http://127.0.0.1:0", "--Switchboard:Namespaces:news:HistorySise=10"]));
-        Assert.Contains("HistorySise", e.Message, StringComparison.Ordinal);
+        var e = Assert.Throws<OptionsValidationException>(() => SwitchboardApp.Build(["--urls", "http://127.0.0.1:0", "--Switchboard:Namespaces:news:HistorySise=10", "--Switchboard:Clinet:PingInterval=00:00:10"]));
+        Assert.Contains(e.Failures, f => f.StartsWith("Switchboard:Namespaces:news:HistorySise: unknown option", StringComparison.Ordinal));
+        Assert.Contains(e.Failures, f => f.StartsWith("Switchboard:Clinet: unknown option", StringComparison.Ordinal));
     }
 
     [Fact]

@@ -49,6 +49,11 @@ public static class SwitchboardApp
             Args = args,
             ContentRootPath = AppContext.BaseDirectory,
         });
+        var unknown = ConfigurationKeys.FindUnknown(builder.Configuration.GetSection(SwitchboardOptions.Section));
+        if (unknown.Count > 0)
+        {
+            throw new OptionsValidationException(SwitchboardOptions.Section, typeof(SwitchboardOptions), unknown);
+        }
         AddSwitchboard(builder.Services, builder.Configuration);
         configureServices?.Invoke(builder.Services);
 
