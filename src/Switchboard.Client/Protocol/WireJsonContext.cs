@@ -1,0 +1,12 @@
+using System.Text.Json.Serialization;
+
+namespace Switchboard.Client.Protocol;
+
+/// <summary>Source-generated JSON metadata for the wire types: snake_case names, zero values omitted.</summary>
+[JsonSourceGenerationOptions(
+    PropertyNamingPolicy = JsonKnownNamingPolicy.SnakeCaseLower,
+    DefaultIgnoreCondition = JsonIgnoreCondition.WhenWritingDefault,
+    MaxDepth = 64)]
+[JsonSerializable(typeof(Command))]
+[JsonSerializable(typeof(Reply))]
+internal sealed partial class WireJsonContext : JsonSerializerContext;
