@@ -19,11 +19,13 @@ export const API_KEY = 'browser-test-api-key-0123456789';
 /** How long a wait for page state may take before the test fails (ms). */
 export const WAIT_MS = 15000;
 
-// Only the API key is added: everything else is the shipped appsettings.json (anonymous
+// Only the API key (and an instant drain) is added: everything else is the shipped appsettings.json (anonymous
 // connections, the `demo` namespace open to anonymous clients with history, recovery, presence
 // and join/leave), which is what the demo page is meant to be used with.
 const testConfig = {
   Switchboard__Api__Key: API_KEY,
+  // Stopping a test server need not spread its goodbyes; the drain test sets its own window.
+  Switchboard__Drain__Window: '00:00:00',
 };
 
 export async function freePort() {
