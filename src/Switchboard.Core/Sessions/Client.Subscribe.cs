@@ -351,7 +351,8 @@ internal sealed partial class Client
             if (publication.Offset > sub.Offset + 1)
             {
                 Log.InsufficientState(_node.Logger, Id, sub.Channel, sub.Offset, publication.Offset);
-                _ = UnsubscribeFromServerAsync(sub.Channel, UnsubscribeCodes.InsufficientState, "insufficient state", CancellationToken.None);
+                // Not under this lock and not on the publisher's thread: leaving a channel takes other locks.
+                _ = Task.Run(() => UnsubscribeFromServerAsync(sub.Channel, UnsubscribeCodes.InsufficientState, "insufficient state", CancellationToken.None));
                 return;
             }
             sub.Offset = publication.Offset;
