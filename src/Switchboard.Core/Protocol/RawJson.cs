@@ -51,7 +51,9 @@ public readonly struct RawJson : IEquatable<RawJson>
         {
             throw new JsonException("Expected a JSON value.");
         }
-        var element = JsonElement.ParseValue(ref reader);
+        // A pooled document: the value's bytes are copied once, into the array kept below.
+        using var document = JsonDocument.ParseValue(ref reader);
+        var element = document.RootElement;
         var raw = JsonMarshal.GetRawUtf8Value(element);
         if (raw.IndexOfAny((byte)'\n', (byte)'\r') < 0)
         {

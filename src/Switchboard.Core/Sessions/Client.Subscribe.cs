@@ -351,14 +351,18 @@ internal sealed partial class Client
             if (publication.Offset > sub.Offset + 1)
             {
                 Log.InsufficientState(_node.Logger, Id, sub.Channel, sub.Offset, publication.Offset);
-                // Not under this lock and not on the publisher's thread: leaving a channel takes other locks.
-                _ = Task.Run(() => UnsubscribeFromServerAsync(sub.Channel, UnsubscribeCodes.InsufficientState, "insufficient state", CancellationToken.None));
+                ResubscribeLater(sub.Channel);
                 return;
             }
             sub.Offset = publication.Offset;
         }
         Enqueue(bytes);
     }
+
+    // Not under the subscription's lock and not on the publisher's thread: leaving a channel takes
+    // other locks. A method of its own so the hot path above allocates no closure.
+    private void ResubscribeLater(string channel)
+        => _ = Task.Run(() => UnsubscribeFromServerAsync(channel, UnsubscribeCodes.InsufficientState, "insufficient state", CancellationToken.None));
 
     /// <summary>Called by the hub for join and leave messages.</summary>
     public void DeliverJoinLeave(string channel, ReadOnlyMemory<byte> bytes)
