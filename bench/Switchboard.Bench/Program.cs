@@ -1,0 +1,166 @@
+using System.Diagnostics;
+using System.Globalization;
+using Spectre.Console;
+using Switchboard.Bench;
+
+// Switchboard.Bench: the broadcast fan-out scenario against Switchboard, ASP.NET Core SignalR and
+// Socket.IO 4 in one run. The server under test runs on one core (taskset -c 0), this generator on
+// the other (it re-executes itself under taskset -c 1 unless --no-pin).
+
+Options options;
+try
+{
+    options = Options.Parse(args);
+}
+catch (ArgumentException e)
+{
+    await Console.Error.WriteLineAsync(e.Message);
+    await Console.Error.WriteLineAsync(Options.Usage);
+    return 2;
+}
+if (options.Help)
+{
+    Console.WriteLine(Options.Usage);
+    return 0;
+}
+
+const string PinnedMarker = "SWITCHBOARD_BENCH_PINNED";
+if (!options.NoPin && Environment.GetEnvironmentVariable(PinnedMarker) != "1")
+{
+    // Re-execute under taskset so that every thread of the generator (runtime threads included)
+    // is confined to the generator's core from the start.
+    var psi = new ProcessStartInfo("taskset") { UseShellExecute = false };
+    psi.ArgumentList.Add("-c");
+    psi.ArgumentList.Add(options.GeneratorCore.ToString(CultureInfo.InvariantCulture));
+    var host = Environment.ProcessPath ?? "dotnet";
+    psi.ArgumentList.Add(host);
+    if (Path.GetFileNameWithoutExtension(host) == "dotnet")
+    {
+        psi.ArgumentList.Add(typeof(Options).Assembly.Location);
+    }
+    foreach (var a in args)
+    {
+        psi.ArgumentList.Add(a);
+    }
+    psi.Environment[PinnedMarker] = "1";
+    try
+    {
+        using var child = Process.Start(psi)!;
+        await child.WaitForExitAsync();
+        return child.ExitCode;
+    }
+    catch (System.ComponentModel.Win32Exception e)
+    {
+        await Console.Error.WriteLineAsync($"cannot run taskset ({e.Message}); install util-linux or pass --no-pin");
+        return 2;
+    }
+}
+
+var repoRoot = options.RepoRoot ?? FindRepoRoot();
+if (repoRoot is null)
+{
+    await Console.Error.WriteLineAsync("cannot find the repository root (Switchboard.slnx); pass --repo");
+    return 2;
+}
+var kinds = options.Servers.Select(ServerKind.Create).ToList();
+foreach (var k in kinds)
+{
+    if (!File.Exists(k.RequiredFile(repoRoot)))
+    {
+        await Console.Error.WriteLineAsync($"{k.Name}: {k.RequiredFile(repoRoot)} is missing — build it first (see docs/benchmarks.md)");
+        return 2;
+    }
+}
+
+var stamp = DateTime.UtcNow.ToString("yyyyMMdd-HHmmss", CultureInfo.InvariantCulture);
+var resultsDir = options.OutputDirectory ?? Path.Combine(repoRoot, "bench", "results", stamp);
+Directory.CreateDirectory(resultsDir);
+
+using var cts = new CancellationTokenSource();
+Console.CancelKeyPress += (_, e) =>
+{
+    e.Cancel = true;
+    cts.Cancel();
+};
+
+if (!AnsiConsole.Profile.Capabilities.Interactive && AnsiConsole.Profile.Width < 160)
+{
+    AnsiConsole.Profile.Width = 160; // a log file, not a terminal: keep table rows on one line
+}
+var info = RunInfo.Collect(options, args);
+AnsiConsole.MarkupLine($"[bold]Switchboard.Bench[/] — broadcast: 1 channel × {options.Subscribers} subscribers, rates {string.Join(", ", options.Rates)} pubs/s, {options.DurationSeconds} s each, {options.Repeat} repeat(s)");
+AnsiConsole.MarkupLine(Markup.Escape($"machine: {info.ProcessorCount} CPUs, {info.CpuModel}; {info.DotnetRuntime}; node {info.NodeVersion}"));
+AnsiConsole.MarkupLine(Markup.Escape($"pinning: {info.Pinning}"));
+AnsiConsole.MarkupLine(Markup.Escape($"results: {resultsDir}"));
+
+var all = new List<StepResult>();
+var failures = new List<string>();
+var totalSteps = options.Repeat * kinds.Count * options.Rates.Count;
+
+async Task RunAllAsync(IReporter reporter)
+{
+    var runner = new Runner(options, repoRoot, resultsDir, reporter);
+    for (var repeat = 1; repeat <= options.Repeat; repeat++)
+    {
+        foreach (var kind in kinds)
+        {
+            cts.Token.ThrowIfCancellationRequested();
+            try
+            {
+                all.AddRange(await runner.RunServerAsync(kind, repeat, cts.Token));
+            }
+            catch (Exception e) when (!cts.IsCancellationRequested)
+            {
+                var message = $"{kind.Name} #{repeat}: {e.Message}";
+                failures.Add(message);
+                reporter.Log("FAILED " + message);
+            }
+            // Let the previous server's sockets and memory settle before the next one starts.
+            await Task.Delay(TimeSpan.FromSeconds(2), cts.Token);
+        }
+    }
+}
+
+try
+{
+    if (AnsiConsole.Profile.Capabilities.Interactive)
+    {
+        await AnsiConsole.Progress()
+            .AutoClear(false)
+            .Columns(new TaskDescriptionColumn(), new ProgressBarColumn(), new PercentageColumn(), new ElapsedTimeColumn())
+            .StartAsync(async ctx =>
+            {
+                var task = ctx.AddTask("starting", maxValue: totalSteps);
+                await RunAllAsync(new ProgressReporter(task, resultsDir));
+            });
+    }
+    else
+    {
+        await RunAllAsync(new LineReporter(resultsDir));
+    }
+}
+catch (OperationCanceledException)
+{
+    failures.Add("interrupted");
+}
+
+var medians = Report.Medians(all);
+Report.Write(resultsDir, info, all, medians, failures);
+Report.Print(medians, options.Repeat > 1 ? $"medians over {options.Repeat} repeats" : "results");
+AnsiConsole.MarkupLine(Markup.Escape($"written: {Path.Combine(resultsDir, "results.md")}, results.json, p99-latency.png, p50-latency.png"));
+return failures.Count == 0 ? 0 : 1;
+
+static string? FindRepoRoot()
+{
+    foreach (var start in new[] { Directory.GetCurrentDirectory(), AppContext.BaseDirectory })
+    {
+        for (var dir = new DirectoryInfo(start); dir is not null; dir = dir.Parent)
+        {
+            if (File.Exists(Path.Combine(dir.FullName, "Switchboard.slnx")))
+            {
+                return dir.FullName;
+            }
+        }
+    }
+    return null;
+}
