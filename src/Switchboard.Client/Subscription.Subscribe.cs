@@ -179,10 +179,17 @@ public sealed partial class Subscription
             {
                 _offset = Math.Max(_offset, result.Offset);
             }
+            // Before SubscribeAsync completes (it completed first: with a fake clock advanced
+            // right after it, the refresh timer was created too late and never fired).
+            ScheduleRefreshLocked(transport, generation, result.Expires, result.Ttl);
+            // Through the event queue: SubscribeAsync completes only after Subscribed (and the
+            // recovered publications) were raised, so a handler added right after it never gets them.
             var waiters = _subscribedWaiters;
             _subscribedWaiters = null;
-            waiters?.TrySetResult();
-            ScheduleRefreshLocked(transport, generation, result.Expires, result.Ttl);
+            if (waiters is not null)
+            {
+                _client.Post(() => waiters.TrySetResult());
+            }
         }
     }
 

@@ -15,6 +15,9 @@ namespace Switchboard.Client;
 /// </remarks>
 public sealed partial class Subscription
 {
+    // The server's unsubscribe code for an expired subscription token (it resubscribes: >= 2500).
+    private const int SubscriptionExpired = 2501;
+
     private readonly SwitchboardClient _client;
     private readonly SubscriptionOptions _options;
     private readonly List<Channel<Publication>> _readers = [];
@@ -250,6 +253,13 @@ public sealed partial class Subscription
             if (UnsubscribeCodes.ShouldResubscribe(code))
             {
                 StopRefreshLocked();
+                if (code == SubscriptionExpired && _options.GetToken is not null)
+                {
+                    // The server ended the subscription because its token expired: resubscribe with
+                    // a fresh one (it resubscribed with the expired one, got 109, an Error event, and
+                    // only then asked GetToken).
+                    _token = null;
+                }
                 _state = SubscriptionState.Subscribing;
                 Raise(new SubscribingEventArgs(code, reason));
                 _retries = 0;
@@ -287,10 +297,14 @@ public sealed partial class Subscription
         _transport = null;
         StopRefreshLocked();
         _state = SubscriptionState.Unsubscribed;
+        Raise(new UnsubscribedEventArgs(code, reason));
+        // Through the event queue, after Unsubscribed (see OnSubscribeReply).
         var waiters = _subscribedWaiters;
         _subscribedWaiters = null;
-        waiters?.TrySetException(waiterError);
-        Raise(new UnsubscribedEventArgs(code, reason));
+        if (waiters is not null)
+        {
+            _client.Post(() => waiters.TrySetException(waiterError));
+        }
     }
 
     private void StopRefreshLocked()

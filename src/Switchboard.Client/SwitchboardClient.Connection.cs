@@ -11,6 +11,25 @@ public sealed partial class SwitchboardClient : ITransportHandler
     private bool _pong;
     private ITimer? _refreshTimer;
 
+    // Test hooks (internal; the tests see them through InternalsVisibleTo).
+    private long _framesSent;
+    private long _messagesSent;
+
+    /// <summary>Frames written on any connection so far (test hook: shows that commands share frames).</summary>
+    internal long FramesSent => Interlocked.Read(ref _framesSent);
+
+    /// <summary>Messages (commands and pongs) written on any connection so far (test hook).</summary>
+    internal long MessagesSent => Interlocked.Read(ref _messagesSent);
+
+    /// <summary>Raised on the reader loop right after a pong to a server ping was queued (test hook).</summary>
+    internal event Action? PingAnswered;
+
+    void ITransportHandler.OnSent(int messages)
+    {
+        Interlocked.Increment(ref _framesSent);
+        Interlocked.Add(ref _messagesSent, messages);
+    }
+
     void ITransportHandler.OnFrame()
     {
         lock (_gate)
@@ -26,9 +45,9 @@ public sealed partial class SwitchboardClient : ITransportHandler
         {
             pong = _pong && _transport == transport;
         }
-        if (pong)
+        if (pong && transport.Post(null))
         {
-            transport.Post(null);
+            PingAnswered?.Invoke();
         }
     }
 

@@ -247,7 +247,20 @@ public sealed partial class SwitchboardClient : IAsyncDisposable
                             Connect = new ConnectRequest { Token = token, Data = _options.Data, Name = _options.Name, Version = _options.Version },
                         };
                         var opened = transport;
-                        var reply = await transport.RequestAsync(command, r => OnConnectReply(run, opened, r), linked.Token).ConfigureAwait(false);
+                        var handshake = new Handshake();
+                        Reply reply;
+                        try
+                        {
+                            reply = await transport.RequestAsync(command, r => OnConnectReply(run, opened, handshake, r), linked.Token).ConfigureAwait(false);
+                        }
+                        catch (OperationCanceledException) when (!stop.IsCancellationRequested && AcceptedElseAbandon(handshake))
+                        {
+                            // The timeout fired after the reply was handled: the client is already
+                            // connected (and ConnectAsync may have returned). Tearing the connection
+                            // down as a "connect timeout" here killed a healthy connection — with a
+                            // fake clock, whenever it was advanced by Timeout right after connecting.
+                            reply = handshake.Reply!;
+                        }
                         if (reply.Error is { } error)
                         {
                             throw new SwitchboardException(error.Code, error.Message ?? "", error.Temporary);
@@ -265,7 +278,13 @@ public sealed partial class SwitchboardClient : IAsyncDisposable
             {
                 // The server refused the connect command.
                 RaiseError("connect", e);
-                if (e.Code == ErrorCodes.TokenExpired)
+                if (e.Code == ErrorCodes.TokenExpired && _options.GetToken is null)
+                {
+                    // No way to get a fresh token: stop. (Forgetting the expired one, as below,
+                    // made the next attempt connect anonymously, as somebody else.)
+                    closed = ((int)e.Code, e.Message, false);
+                }
+                else if (e.Code == ErrorCodes.TokenExpired)
                 {
                     lock (_gate)
                     {
@@ -362,7 +381,21 @@ public sealed partial class SwitchboardClient : IAsyncDisposable
         return token;
     }
 
-    private void OnConnectReply(CancellationTokenSource run, Transport transport, Reply reply)
+    /// <summary>
+    /// Decides, against <see cref="OnConnectReply"/>, whether a connect whose wait was cancelled by
+    /// the timeout stands: true when the reply was already handled, else false — and the reply
+    /// will be ignored should it be handled later.
+    /// </summary>
+    private bool AcceptedElseAbandon(Handshake handshake)
+    {
+        lock (_gate)
+        {
+            handshake.Abandoned = handshake.Reply is null;
+            return !handshake.Abandoned;
+        }
+    }
+
+    private void OnConnectReply(CancellationTokenSource run, Transport transport, Handshake handshake, Reply reply)
     {
         if (reply.Error is not null)
         {
@@ -371,19 +404,26 @@ public sealed partial class SwitchboardClient : IAsyncDisposable
         var result = reply.Connect ?? new ConnectResult();
         lock (_gate)
         {
-            if (_run != run)
+            if (_run != run || handshake.Abandoned)
             {
                 return;
             }
+            handshake.Reply = reply;
             _state = ClientState.Connected;
             _transport = transport;
             _clientId = result.Client ?? "";
             StartHeartbeatLocked(transport, result);
             ScheduleRefreshLocked(run, transport, result.Expires, result.Ttl);
+            Raise(new ConnectedEventArgs(_clientId, result.Version ?? "", result.Data ?? default));
+            // Through the event queue: ConnectAsync completes only after Connecting and Connected
+            // were raised, so a handler added right after `await ConnectAsync()` never gets the
+            // events of that connect (it did, racing the event thread).
             var waiters = _connectedWaiters;
             _connectedWaiters = null;
-            waiters?.TrySetResult(transport);
-            Raise(new ConnectedEventArgs(_clientId, result.Version ?? "", result.Data ?? default));
+            if (waiters is not null)
+            {
+                Post(() => waiters.TrySetResult(transport));
+            }
             foreach (var sub in _subs.Values)
             {
                 sub.OnClientConnectedLocked(transport);
@@ -396,11 +436,15 @@ public sealed partial class SwitchboardClient : IAsyncDisposable
         ClearConnectedStateLocked(code, reason);
         _run = null;
         _state = ClientState.Disconnected;
+        Raise(new DisconnectedEventArgs(code, reason));
+        // Through the event queue, after Disconnected (see OnConnectReply).
         var waiters = _connectedWaiters;
         _connectedWaiters = null;
-        waiters?.TrySetException(new SwitchboardException(
-            code == DisconnectCodes.DisconnectCalled ? ErrorCodes.ClientDisconnected : (uint)code, reason));
-        Raise(new DisconnectedEventArgs(code, reason));
+        if (waiters is not null)
+        {
+            var error = new SwitchboardException(code == DisconnectCodes.DisconnectCalled ? ErrorCodes.ClientDisconnected : (uint)code, reason);
+            Post(() => waiters.TrySetException(error));
+        }
     }
 
     private void ClearConnectedStateLocked(int code, string reason)
@@ -411,6 +455,16 @@ public sealed partial class SwitchboardClient : IAsyncDisposable
         {
             sub.OnClientDisconnectedLocked(code, reason);
         }
+    }
+
+    /// <summary>One connect command's outcome, guarded by the client's lock.</summary>
+    private sealed class Handshake
+    {
+        /// <summary>The successful reply, once handled (the client is connected).</summary>
+        public Reply? Reply { get; set; }
+
+        /// <summary>The attempt timed out before a reply was handled: a late reply is ignored.</summary>
+        public bool Abandoned { get; set; }
     }
 
     internal uint NextId()

@@ -12,6 +12,7 @@ public sealed class SwitchboardClientOptions
     /// Fetches a fresh connection token: called when there is no <see cref="Token"/>, when the server
     /// answers 109 (token expired) at connect, and before the connection expires (refresh).
     /// Returning an empty string means "no access": the client disconnects with code 3500.
+    /// Without it, a 109 at connect disconnects the client for good (code 109).
     /// </summary>
     public Func<CancellationToken, ValueTask<string>>? GetToken { get; set; }
 

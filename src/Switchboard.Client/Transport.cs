@@ -172,6 +172,7 @@ internal sealed class Transport : IAsyncDisposable
             while (await reader.WaitToReadAsync(_stop.Token).ConfigureAwait(false))
             {
                 frame.ResetWrittenCount();
+                var messages = 0;
                 // Everything queued goes out in one frame, one message a line.
                 while (frame.WrittenCount < 1 << 20 && reader.TryRead(out var message))
                 {
@@ -180,7 +181,10 @@ internal sealed class Transport : IAsyncDisposable
                         frame.Write("\n"u8);
                     }
                     frame.Write(message);
+                    messages++;
                 }
+                // Counted before sending: a reply can arrive before SendAsync returns.
+                _handler.OnSent(messages);
                 await _socket.SendAsync(frame.WrittenMemory, WebSocketMessageType.Text, true, _stop.Token).ConfigureAwait(false);
             }
         }
@@ -252,4 +256,7 @@ internal interface ITransportHandler
 
     /// <summary>A push.</summary>
     void OnPush(Transport transport, Push push);
+
+    /// <summary>A frame of <paramref name="messages"/> messages is being sent (the writer loop calls this; for the tests' counters).</summary>
+    void OnSent(int messages);
 }

@@ -17,7 +17,21 @@ public sealed class TestServer : IAsyncLifetime
     public const string ApiKey = "client-test-api-key-0123456789";
     public const string Secret = "client-test-hmac-secret-0123456789-xyz";
 
+    private readonly string[] _extraArguments;
     private WebApplication? _app;
+
+    /// <summary>The shared server of the test collection.</summary>
+    public TestServer()
+        : this([])
+    {
+    }
+
+    /// <summary>
+    /// A server of its own with extra configuration (e.g. <c>--Switchboard:Client:PingInterval=00:00:05</c>),
+    /// for a test to start with <see cref="InitializeAsync"/> and stop with <see cref="DisposeAsync"/>.
+    /// Internal: xUnit wants a single public constructor on a fixture.
+    /// </summary>
+    internal TestServer(params string[] extraArguments) => _extraArguments = extraArguments;
 
     public FakeTimeProvider Time { get; } = new(DateTimeOffset.UtcNow);
 
@@ -25,7 +39,7 @@ public sealed class TestServer : IAsyncLifetime
 
     public Uri WebSocketUri => new($"ws://{BaseAddress.Authority}/connection/websocket");
 
-    private static string[] Arguments =>
+    private string[] Arguments =>
     [
         "--urls", "http://127.0.0.1:0",
         "--Switchboard:Api:Key=" + ApiKey,
@@ -49,6 +63,7 @@ public sealed class TestServer : IAsyncLifetime
         "--Switchboard:Namespaces:secret:ForceRecovery=true",
         "--Logging:LogLevel:Default=Warning",
         "--Switchboard:Drain:Window=00:00:00",
+        .. _extraArguments,
     ];
 
     public async Task InitializeAsync()
@@ -83,6 +98,24 @@ public sealed class TestServer : IAsyncLifetime
         var options = new SwitchboardClientOptions { Token = token, Name = "client-tests" };
         configure?.Invoke(options);
         return new SwitchboardClient(WebSocketUri, options);
+    }
+
+    /// <summary>
+    /// Advances the server's clock by <paramref name="seconds"/>, one second at a time (its heartbeat
+    /// sweeps once a fake second), with two commands of <paramref name="client"/> going round after
+    /// each second. The server handles a connection's messages in order: a ping sent in that second
+    /// reaches the client before the first reply, the client queues its pong before it handles that
+    /// reply, so the second command goes out after the pong and its reply proves the pong handled —
+    /// before the next second can reach the pong deadline.
+    /// </summary>
+    public async Task AdvanceAsync(SwitchboardClient client, int seconds)
+    {
+        for (var i = 0; i < seconds; i++)
+        {
+            Time.Advance(TimeSpan.FromSeconds(1));
+            await client.RpcAsync("echo", Waiting.Json("0")).WaitAsync(Waiting.Timeout);
+            await client.RpcAsync("echo", Waiting.Json("0")).WaitAsync(Waiting.Timeout);
+        }
     }
 
     public HttpClient Api()

@@ -6,14 +6,17 @@ namespace Switchboard.Client.Tests;
 internal sealed class WatchedTime : FakeTimeProvider
 {
     private readonly Lock _gate = new();
-    private readonly List<(TimeSpan Due, TaskCompletionSource Created)> _watches = [];
+    private readonly List<(Func<TimeSpan, bool> Due, TaskCompletionSource Created)> _watches = [];
 
     public WatchedTime() : base(DateTimeOffset.UtcNow)
     {
     }
 
     /// <summary>Completes when a timer due in exactly <paramref name="due"/> is created after this call.</summary>
-    public Task TimerCreated(TimeSpan due)
+    public Task TimerCreated(TimeSpan due) => TimerCreated(d => d == due);
+
+    /// <summary>Completes when a timer whose due time matches <paramref name="due"/> is created after this call.</summary>
+    public Task TimerCreated(Func<TimeSpan, bool> due)
     {
         var created = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
         lock (_gate)
@@ -28,7 +31,7 @@ internal sealed class WatchedTime : FakeTimeProvider
         var timer = base.CreateTimer(callback, state, dueTime, period);
         lock (_gate)
         {
-            foreach (var watch in _watches.Where(w => w.Due == dueTime).ToList())
+            foreach (var watch in _watches.Where(w => w.Due(dueTime)).ToList())
             {
                 _watches.Remove(watch);
                 watch.Created.TrySetResult();
