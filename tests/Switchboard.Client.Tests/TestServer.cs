@@ -1,10 +1,7 @@
-using Microsoft.AspNetCore.Builder;
-using Microsoft.AspNetCore.Hosting.Server;
-using Microsoft.AspNetCore.Hosting.Server.Features;
 using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Time.Testing;
-using Switchboard.Server.Hosting;
 using Switchboard.Sessions;
+using Switchboard.Testing;
 
 namespace Switchboard.Client.Tests;
 
@@ -14,11 +11,8 @@ namespace Switchboard.Client.Tests;
 /// </summary>
 public sealed class TestServer : IAsyncLifetime
 {
-    public const string ApiKey = "client-test-api-key-0123456789";
-    public const string Secret = "client-test-hmac-secret-0123456789-xyz";
-
     private readonly string[] _extraArguments;
-    private WebApplication? _app;
+    private InProcessServer? _server;
 
     /// <summary>The shared server of the test collection.</summary>
     public TestServer()
@@ -33,59 +27,27 @@ public sealed class TestServer : IAsyncLifetime
     /// </summary>
     internal TestServer(params string[] extraArguments) => _extraArguments = extraArguments;
 
-    public FakeTimeProvider Time { get; } = new(DateTimeOffset.UtcNow);
+    private InProcessServer Server => _server ?? throw new InvalidOperationException("not started");
 
-    public Uri BaseAddress { get; private set; } = null!;
+    public FakeTimeProvider Time => Server.Time;
 
-    public Uri WebSocketUri => new($"ws://{BaseAddress.Authority}/connection/websocket");
+    public Uri BaseAddress => Server.BaseAddress;
 
-    private string[] Arguments =>
-    [
-        "--urls", "http://127.0.0.1:0",
-        "--Switchboard:Api:Key=" + ApiKey,
-        "--Switchboard:Token:HmacSecretKey=" + Secret,
-        "--Switchboard:Client:AllowAnonymousConnectWithoutToken=true",
-        "--Switchboard:Namespaces:chat:Presence=true",
-        "--Switchboard:Namespaces:chat:JoinLeave=true",
-        "--Switchboard:Namespaces:chat:HistorySize=100",
-        "--Switchboard:Namespaces:chat:HistoryTtl=00:10:00",
-        "--Switchboard:Namespaces:chat:ForceRecovery=true",
-        "--Switchboard:Namespaces:chat:AllowSubscribeForClient=true",
-        "--Switchboard:Namespaces:chat:AllowPublishForSubscriber=true",
-        "--Switchboard:Namespaces:chat:AllowHistoryForSubscriber=true",
-        "--Switchboard:Namespaces:chat:AllowPresenceForSubscriber=true",
-        "--Switchboard:Namespaces:plain:AllowSubscribeForClient=true",
-        "--Switchboard:Namespaces:plain:AllowSubscribeForAnonymous=true",
-        "--Switchboard:Namespaces:plain:AllowPublishForClient=true",
-        "--Switchboard:Namespaces:plain:AllowPublishForAnonymous=true",
-        "--Switchboard:Namespaces:secret:HistorySize=10",
-        "--Switchboard:Namespaces:secret:HistoryTtl=00:10:00",
-        "--Switchboard:Namespaces:secret:ForceRecovery=true",
-        "--Logging:LogLevel:Default=Warning",
-        "--Switchboard:Drain:Window=00:00:00",
-        .. _extraArguments,
-    ];
+    public Uri WebSocketUri => Server.WebSocketUri;
 
     public async Task InitializeAsync()
-    {
-        _app = SwitchboardApp.Build(Arguments, services =>
+        => _server = await InProcessServer.StartAsync(_extraArguments, services =>
         {
-            services.AddSingleton<TimeProvider>(Time);
             services.AddSingleton<IRpcHandler, EchoRpcHandler>();
             services.AddSingleton<ISendHandler, ReplyingSendHandler>();
         });
-        await _app.StartAsync();
-        var address = _app.Services.GetRequiredService<IServer>().Features.Get<IServerAddressesFeature>()!.Addresses.First();
-        BaseAddress = new Uri(address);
-    }
 
     public async Task DisposeAsync()
     {
-        if (_app is not null)
+        if (_server is not null)
         {
-            await _app.StopAsync();
-            await _app.DisposeAsync();
-            _app = null;
+            await _server.DisposeAsync();
+            _server = null;
         }
     }
 
@@ -118,12 +80,7 @@ public sealed class TestServer : IAsyncLifetime
         }
     }
 
-    public HttpClient Api()
-    {
-        var http = new HttpClient { BaseAddress = BaseAddress };
-        http.DefaultRequestHeaders.Add("X-API-Key", ApiKey);
-        return http;
-    }
+    public HttpClient Api() => Server.Api();
 }
 
 [CollectionDefinition(Name)]

@@ -19,13 +19,8 @@ public sealed class RawClient : IAsyncDisposable
     private uint _nextId;
     private Task? _reader;
 
-    public int FramesReceived { get; private set; }
-
     /// <summary>Answer server pings (<c>{}</c>) at once, as a live client does, instead of queueing them.</summary>
     public bool AutoPong { get; set; }
-
-    /// <summary>Pings received (answered or not).</summary>
-    public int PingsReceived => _pings;
 
     private int _pings;
     private readonly List<(int Count, TaskCompletionSource Done)> _pingWaiters = [];
@@ -90,7 +85,6 @@ public sealed class RawClient : IAsyncDisposable
                     }
                     break;
                 }
-                FramesReceived++;
                 foreach (var line in Encoding.UTF8.GetString(buffer, 0, length).Split('\n', StringSplitOptions.RemoveEmptyEntries))
                 {
                     if (line == "{}")

@@ -1,20 +1,22 @@
 using Microsoft.AspNetCore.Builder;
-using Microsoft.AspNetCore.Hosting.Server;
-using Microsoft.AspNetCore.Hosting.Server.Features;
 using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Logging;
 using Microsoft.Extensions.Time.Testing;
-using Switchboard.Server.Hosting;
 using Switchboard.Sessions;
+using Switchboard.Testing;
 
 namespace Switchboard.FunctionalTests;
 
 /// <summary>
-/// The real server, in process, on a free loopback port, with a fake clock the tests advance.
+/// The shared in-process server (see <see cref="InProcessServer"/>) with the functional tests'
+/// app handlers and an error log, plus raw-client helpers.
 /// </summary>
 public sealed class ServerFixture : IAsyncLifetime, IAsyncDisposable
 {
+    public const string ApiKey = InProcessServer.ApiKey;
+
     private readonly string[] _extraArguments;
+    private InProcessServer? _server;
 
     public ServerFixture() : this([])
     {
@@ -33,76 +35,35 @@ public sealed class ServerFixture : IAsyncLifetime, IAsyncDisposable
     /// <summary>Errors the server logged: an exception that escaped to the host shows up here.</summary>
     public ErrorLog Errors { get; } = new();
 
-    internal WebApplication App => _app!;
+    private InProcessServer Server => _server ?? throw new InvalidOperationException("not started");
 
-    public const string ApiKey = "functional-test-api-key-0123456789";
-    public const string Secret = "functional-test-hmac-secret-0123456789-xyz";
+    internal WebApplication App => Server.App;
 
-    private WebApplication? _app;
+    public FakeTimeProvider Time => Server.Time;
 
-    public FakeTimeProvider Time { get; } = new(DateTimeOffset.UtcNow);
+    public Uri BaseAddress => Server.BaseAddress;
 
-    public Uri BaseAddress { get; private set; } = null!;
+    public Uri WebSocketUri => Server.WebSocketUri;
 
-    public Uri WebSocketUri => new($"ws://{BaseAddress.Authority}/connection/websocket");
-
-    internal Node Node => _app!.Services.GetRequiredService<Node>();
-
-    public static string[] Arguments =>
-    [
-        "--urls", "http://127.0.0.1:0",
-        "--Switchboard:Api:Key=" + ApiKey,
-        "--Switchboard:Token:HmacSecretKey=" + Secret,
-        "--Switchboard:Client:AllowAnonymousConnectWithoutToken=true",
-        "--Switchboard:Namespaces:chat:Presence=true",
-        "--Switchboard:Namespaces:chat:JoinLeave=true",
-        "--Switchboard:Namespaces:chat:HistorySize=100",
-        "--Switchboard:Namespaces:chat:HistoryTtl=00:10:00",
-        "--Switchboard:Namespaces:chat:ForceRecovery=true",
-        "--Switchboard:Namespaces:chat:AllowSubscribeForClient=true",
-        "--Switchboard:Namespaces:chat:AllowPublishForSubscriber=true",
-        "--Switchboard:Namespaces:chat:AllowHistoryForSubscriber=true",
-        "--Switchboard:Namespaces:chat:AllowPresenceForSubscriber=true",
-        "--Switchboard:Namespaces:plain:AllowSubscribeForClient=true",
-        "--Switchboard:Namespaces:plain:AllowSubscribeForAnonymous=true",
-        "--Switchboard:Namespaces:plain:AllowPublishForClient=true",
-        "--Switchboard:Namespaces:plain:AllowPublishForAnonymous=true",
-        "--Switchboard:Namespaces:secret:HistorySize=10",
-        "--Switchboard:Namespaces:secret:HistoryTtl=00:10:00",
-        "--Switchboard:Namespaces:secret:ForceRecovery=true",
-        "--Logging:LogLevel:Default=Warning",
-        // The clock is fake: a drain window would only end by the host's timeout. Drain tests set their own.
-        "--Switchboard:Drain:Window=00:00:00",
-    ];
+    internal Node Node => App.Services.GetRequiredService<Node>();
 
     public async Task InitializeAsync()
-    {
-        _app = SwitchboardApp.Build([.. Arguments, .. _extraArguments], services =>
+        => _server = await InProcessServer.StartAsync(_extraArguments, services =>
         {
             services.AddSingleton<ILoggerProvider>(Errors);
-            services.AddSingleton<TimeProvider>(Time);
             services.AddSingleton<IRpcHandler, EchoRpcHandler>();
             services.AddSingleton<IRpcHandler, RefusingRpcHandler>();
             services.AddSingleton<ISendHandler, ReplyingSendHandler>();
         });
-        await _app.StartAsync();
-        var address = _app.Services.GetRequiredService<IServer>().Features.Get<IServerAddressesFeature>()!.Addresses.First();
-        BaseAddress = new Uri(address);
-    }
 
     async ValueTask IAsyncDisposable.DisposeAsync() => await DisposeAsync();
 
     public async Task DisposeAsync()
     {
-        if (_app is not null)
+        if (_server is not null)
         {
-            var lifetime = _app.Services.GetRequiredService<Microsoft.Extensions.Hosting.IHostApplicationLifetime>();
-            if (!lifetime.ApplicationStopped.IsCancellationRequested)
-            {
-                await _app.StopAsync();
-            }
-            await _app.DisposeAsync();
-            _app = null;
+            await _server.DisposeAsync();
+            _server = null;
         }
     }
 
@@ -114,12 +75,7 @@ public sealed class ServerFixture : IAsyncLifetime, IAsyncDisposable
         return client;
     }
 
-    public HttpClient Api()
-    {
-        var http = new HttpClient { BaseAddress = BaseAddress };
-        http.DefaultRequestHeaders.Add("X-API-Key", ApiKey);
-        return http;
-    }
+    public HttpClient Api() => Server.Api();
 }
 
 [CollectionDefinition(Name)]

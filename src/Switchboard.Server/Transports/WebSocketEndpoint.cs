@@ -61,14 +61,15 @@ internal static class WebSocketEndpoint
                 ValueWebSocketReceiveResult received;
                 do
                 {
+                    if (length == maxMessageBytes)
+                    {
+                        // Whole or in fragments, a message may not grow past the limit.
+                        client.Disconnect(Disconnect.MessageTooBig);
+                        await DrainUntilClosedAsync(socket, buffer, ct).ConfigureAwait(false);
+                        return;
+                    }
                     if (length == buffer.Length)
                     {
-                        if (buffer.Length >= maxMessageBytes)
-                        {
-                            client.Disconnect(new Disconnect((ushort)WebSocketCloseStatus.MessageTooBig, "message too big"));
-                            await DrainUntilClosedAsync(socket, buffer, ct).ConfigureAwait(false);
-                            return;
-                        }
                         var larger = ArrayPool<byte>.Shared.Rent(Math.Min(buffer.Length * 2, maxMessageBytes));
                         buffer.AsSpan(0, length).CopyTo(larger);
                         ArrayPool<byte>.Shared.Return(buffer);
@@ -77,12 +78,6 @@ internal static class WebSocketEndpoint
                     var room = Math.Min(buffer.Length, maxMessageBytes) - length;
                     received = await socket.ReceiveAsync(buffer.AsMemory(length, room), ct).ConfigureAwait(false);
                     length += received.Count;
-                    if (!received.EndOfMessage && length >= maxMessageBytes)
-                    {
-                        client.Disconnect(new Disconnect((ushort)WebSocketCloseStatus.MessageTooBig, "message too big"));
-                        await DrainUntilClosedAsync(socket, buffer, ct).ConfigureAwait(false);
-                        return;
-                    }
                 }
                 while (!received.EndOfMessage && received.MessageType != WebSocketMessageType.Close);
 

@@ -1,11 +1,12 @@
 using System.Security.Cryptography;
 using System.Text;
 
-namespace Switchboard.FunctionalTests;
+namespace Switchboard.Testing;
 
+/// <summary>HS256 JWTs signed with the in-process test server's secret (or another, to forge one).</summary>
 internal static class Tokens
 {
-    public static string Jwt(string payloadJson, string secret = ServerFixture.Secret)
+    public static string Jwt(string payloadJson, string secret = InProcessServer.Secret)
     {
         static string B64(byte[] b) => Convert.ToBase64String(b).TrimEnd('=').Replace('+', '-').Replace('/', '_');
         var header = B64("{\"alg\":\"HS256\",\"typ\":\"JWT\"}"u8.ToArray());
