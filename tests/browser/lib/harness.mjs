@@ -1,15 +1,10 @@
 // Starts a real Switchboard server process on a free loopback port (stopping exactly that process)
 // and drives the demo page it serves in a real headless Chromium through playwright-core.
-import { spawn } from 'node:child_process';
-import { createServer } from 'node:net';
-import { fileURLToPath } from 'node:url';
-import path from 'node:path';
 import assert from 'node:assert/strict';
 import { chromium } from 'playwright-core';
+import { startServerProcess } from '../../node/server-process.mjs';
 
-const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../../..');
-export const serverDll = process.env.SWITCHBOARD_SERVER_DLL
-  ?? path.join(root, 'src/Switchboard.Server/bin/Release/net10.0/Switchboard.Server.dll');
+export { serverDll, freePort } from '../../node/server-process.mjs';
 
 /** Chromium from the distribution's package (Debian: `chromium`); override with CHROMIUM_PATH. */
 export const chromiumPath = process.env.CHROMIUM_PATH ?? '/usr/bin/chromium';
@@ -28,87 +23,17 @@ const testConfig = {
   Switchboard__Drain__Window: '00:00:00',
 };
 
-export async function freePort() {
-  return new Promise((resolve, reject) => {
-    const srv = createServer();
-    srv.unref();
-    srv.on('error', reject);
-    srv.listen(0, '127.0.0.1', () => {
-      const { port } = srv.address();
-      srv.close(() => resolve(port));
-    });
-  });
-}
-
 /** Starts a server; `extraEnv` adds or overrides configuration. */
 export async function startServer(extraEnv = {}) {
-  const port = await freePort();
-  const server = {
-    port,
-    url: `http://127.0.0.1:${port}`,
-    process: null,
-    output: '',
-    async start() {
-      const child = spawn('dotnet', [serverDll, '--urls', this.url], {
-        env: { ...process.env, ...testConfig, ...extraEnv, DOTNET_NOLOGO: '1' },
-        stdio: ['ignore', 'pipe', 'pipe'],
-      });
-      this.process = child;
-      const onData = (chunk) => { this.output += chunk.toString(); };
-      child.stdout.on('data', onData);
-      child.stderr.on('data', onData);
-      await new Promise((resolve, reject) => {
-        const timer = setTimeout(() => reject(new Error(`server did not start:\n${this.output}`)), 30000);
-        const check = () => {
-          if (this.output.includes('Now listening on')) {
-            clearTimeout(timer);
-            child.stdout.off('data', check);
-            resolve();
-          }
-        };
-        child.stdout.on('data', check);
-        child.once('exit', (code) => {
-          clearTimeout(timer);
-          reject(new Error(`server exited with ${code}:\n${this.output}`));
-        });
-      });
-    },
-    /** Stops the process this server started (and only it). */
-    async stop() {
-      const child = this.process;
-      if (!child || child.exitCode !== null || child.signalCode !== null) return;
-      const exited = new Promise((resolve) => child.once('exit', resolve));
-      child.kill('SIGTERM');
-      const timer = setTimeout(() => child.kill('SIGKILL'), 10000);
-      await exited;
-      clearTimeout(timer);
-      this.process = null;
-    },
-    /** Calls the server API; returns the parsed body. */
-    async api(method, body = {}) {
-      const res = await fetch(`${this.url}/api/${method}`, {
-        method: 'POST',
-        headers: { 'X-API-Key': API_KEY, 'Content-Type': 'application/json' },
-        body: JSON.stringify(body),
-      });
-      const text = await res.text();
-      if (res.status !== 200) throw new Error(`api ${method}: HTTP ${res.status} ${text}`);
-      return JSON.parse(text);
-    },
+  const server = await startServerProcess({ ...testConfig, ...extraEnv }, API_KEY);
+  return Object.assign(server, {
     /** Publishes through the server API; returns the result; fails on an API error. */
     async publish(channel, data) {
       const reply = await this.api('publish', { channel, data });
       if (reply.error) throw new Error(`publish to ${channel} failed: ${JSON.stringify(reply.error)}`);
       return reply.result;
     },
-  };
-  try {
-    await server.start();
-  } catch (error) {
-    await server.stop(); // a server that did not come up is not left running
-    throw error;
-  }
-  return server;
+  });
 }
 
 /** Launches headless Chromium (the distribution's build; nothing is downloaded). */

@@ -1,15 +1,10 @@
 // Starts a real Switchboard server process on a free loopback port and stops exactly that process.
-import { spawn } from 'node:child_process';
-import { createServer } from 'node:net';
 import { createHmac } from 'node:crypto';
-import { fileURLToPath } from 'node:url';
-import path from 'node:path';
 import { Centrifuge } from 'centrifuge';
 import WebSocket from 'ws';
+import { startServerProcess } from '../../node/server-process.mjs';
 
-const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../../..');
-export const serverDll = process.env.SWITCHBOARD_SERVER_DLL
-  ?? path.join(root, 'src/Switchboard.Server/bin/Release/net10.0/Switchboard.Server.dll');
+export { serverDll, freePort } from '../../node/server-process.mjs';
 
 export const API_KEY = 'compat-test-api-key-0123456789';
 export const SECRET = 'compat-test-hmac-secret-0123456789-abcdef';
@@ -37,77 +32,10 @@ const testConfig = {
   Switchboard__Namespaces__secret__ForceRecovery: 'true',
 };
 
-export async function freePort() {
-  return new Promise((resolve, reject) => {
-    const srv = createServer();
-    srv.unref();
-    srv.on('error', reject);
-    srv.listen(0, '127.0.0.1', () => {
-      const { port } = srv.address();
-      srv.close(() => resolve(port));
-    });
-  });
-}
-
 /** Starts a server; `extraEnv` adds or overrides configuration. */
 export async function startServer(extraEnv = {}) {
-  const port = await freePort();
-  const server = {
-    port,
-    url: `http://127.0.0.1:${port}`,
-    wsUrl: `ws://127.0.0.1:${port}/connection/websocket`,
-    process: null,
-    output: '',
-    async start() {
-      const child = spawn('dotnet', [serverDll, '--urls', this.url], {
-        env: { ...process.env, ...testConfig, ...extraEnv, DOTNET_NOLOGO: '1' },
-        stdio: ['ignore', 'pipe', 'pipe'],
-      });
-      this.process = child;
-      await new Promise((resolve, reject) => {
-        const timer = setTimeout(() => reject(new Error(`server did not start:\n${this.output}`)), 30000);
-        const onData = (chunk) => {
-          this.output += chunk.toString();
-          if (this.output.includes('Now listening on')) {
-            clearTimeout(timer);
-            resolve();
-          }
-        };
-        child.stdout.on('data', onData);
-        child.stderr.on('data', onData);
-        child.on('exit', (code) => {
-          clearTimeout(timer);
-          reject(new Error(`server exited with ${code}:\n${this.output}`));
-        });
-      });
-    },
-    async stop() {
-      const child = this.process;
-      if (!child || child.exitCode !== null) return;
-      const exited = new Promise((resolve) => child.once('exit', resolve));
-      child.kill('SIGTERM');
-      const timer = setTimeout(() => child.kill('SIGKILL'), 10000);
-      await exited;
-      clearTimeout(timer);
-      this.process = null;
-    },
-    /** Stops and starts the server on the same port: the memory engine loses every stream. */
-    async restart() {
-      await this.stop();
-      this.output = '';
-      await this.start();
-    },
-    /** Calls the server API; returns the parsed body. */
-    async api(method, body = {}) {
-      const res = await fetch(`${this.url}/api/${method}`, {
-        method: 'POST',
-        headers: { 'X-API-Key': API_KEY, 'Content-Type': 'application/json' },
-        body: JSON.stringify(body),
-      });
-      const text = await res.text();
-      if (res.status !== 200) throw new Error(`api ${method}: HTTP ${res.status} ${text}`);
-      return JSON.parse(text);
-    },
+  const server = await startServerProcess({ ...testConfig, ...extraEnv }, API_KEY);
+  return Object.assign(server, {
     /** Clients made by `client()` since the last `disconnectAll()`. */
     clients: [],
     /** A centrifuge client for this server (not yet connected). */
@@ -128,9 +56,7 @@ export async function startServer(extraEnv = {}) {
     disconnectAll() {
       for (const client of this.clients.splice(0)) client.disconnect();
     },
-  };
-  await server.start();
-  return server;
+  });
 }
 
 function b64url(value) {
