@@ -50,7 +50,7 @@ internal sealed class Runner(Options options, string repoRoot, string resultsDir
         reporter.Log($"{kind.Name} #{repeat}: pid {server.Pid} on port {server.Port}, healthy, allowed CPUs {ProcStats.AllowedCpus(server.Pid)}");
 
         var run = new RunState();
-        var subscribers = Enumerable.Range(0, options.Subscribers).Select(i => kind.CreateSubscriber(i, run)).ToArray();
+        var subscribers = Enumerable.Range(0, options.Subscribers).Select(i => kind.CreateSubscriber(i, run, ServerKind.Room)).ToArray();
         var sw = Stopwatch.StartNew();
         await EnsureConnectedAsync(subscribers, server, ct);
         reporter.Log($"{kind.Name} #{repeat}: {subscribers.Length} subscribers joined in {sw.Elapsed.TotalSeconds:F1} s");
@@ -178,7 +178,7 @@ internal sealed class Runner(Options options, string repoRoot, string resultsDir
         run.Current = state;
 
         var selfPid = Environment.ProcessId;
-        var serverCpu0 = ProcStats.CpuSeconds(server.Pid);
+        var serverCpu0 = server.CpuSeconds();
         var selfCpu0 = ProcStats.CpuSeconds(selfPid);
         var wall = Stopwatch.StartNew();
 
@@ -236,7 +236,7 @@ internal sealed class Runner(Options options, string repoRoot, string resultsDir
         }
         var drainSeconds = drain.Elapsed.TotalSeconds;
         var elapsed = wall.Elapsed.TotalSeconds;
-        var serverCpu = ProcStats.CpuSeconds(server.Pid) - serverCpu0;
+        var serverCpu = server.CpuSeconds() - serverCpu0;
         var selfCpu = ProcStats.CpuSeconds(selfPid) - selfCpu0;
         run.Current = null;
 
@@ -301,7 +301,7 @@ internal sealed class Runner(Options options, string repoRoot, string resultsDir
             MeanMs = h.TotalCount > 0 ? h.GetMean() / 1000.0 : double.NaN,
             ServerCpuSeconds = serverCpu,
             ServerCpuPercent = 100 * serverCpu / elapsed,
-            ServerPeakRssMiB = ProcStats.PeakRssMiB(server.Pid),
+            ServerPeakRssMiB = server.PeakRssMiB(),
             GeneratorCpuPercent = 100 * selfCpu / elapsed,
             MaxPublishLagMs = maxLagTicks * 1000.0 / Stopwatch.Frequency,
             DrainSeconds = drainSeconds,
@@ -311,7 +311,7 @@ internal sealed class Runner(Options options, string repoRoot, string resultsDir
 
     private static async Task PublishAsync(HttpClient http, ServerKind kind, StepState state, int seq, long timestamp)
     {
-        using var request = kind.PublishRequest(Payload.Format(state.Step, seq, timestamp));
+        using var request = kind.PublishRequest(ServerKind.Room, Payload.Format(state.Step, seq, timestamp));
         using var response = await http.SendAsync(request, HttpCompletionOption.ResponseContentRead, CancellationToken.None);
         if (!response.IsSuccessStatusCode)
         {

@@ -22,10 +22,11 @@ internal abstract class ServerKind
     /// <summary>The file that must exist before the server can start (a build output).</summary>
     public abstract string RequiredFile(string repoRoot);
 
-    public abstract Subscriber CreateSubscriber(int id, RunState run);
+    /// <summary>A subscriber that joins <paramref name="room"/> (the server's own channel/group/room name is derived from it).</summary>
+    public abstract Subscriber CreateSubscriber(int id, RunState run, string room);
 
-    /// <summary>The HTTP request that publishes the payload to the channel.</summary>
-    public abstract HttpRequestMessage PublishRequest(string payload);
+    /// <summary>The HTTP request that publishes the payload to <paramref name="room"/>.</summary>
+    public abstract HttpRequestMessage PublishRequest(string room, string payload);
 
     public static ServerKind Create(string name) => name switch
     {
@@ -40,7 +41,7 @@ internal abstract class ServerKind
 
 internal sealed class SwitchboardServer : ServerKind
 {
-    private const string Channel = "bench:" + Room;
+    private static string Channel(string room) => "bench:" + room;
 
     public override string Name => "switchboard";
 
@@ -70,13 +71,13 @@ internal sealed class SwitchboardServer : ServerKind
         return psi;
     }
 
-    public override Subscriber CreateSubscriber(int id, RunState run) => new SwitchboardSubscriber(id, run, Channel);
+    public override Subscriber CreateSubscriber(int id, RunState run, string room) => new SwitchboardSubscriber(id, run, Channel(room));
 
-    public override HttpRequestMessage PublishRequest(string payload)
+    public override HttpRequestMessage PublishRequest(string room, string payload)
     {
         var request = new HttpRequestMessage(HttpMethod.Post, "/api/publish")
         {
-            Content = Json($"{{\"channel\":\"{Channel}\",\"data\":{payload}}}"),
+            Content = Json($"{{\"channel\":\"{Channel(room)}\",\"data\":{payload}}}"),
         };
         request.Headers.Add("X-API-Key", ApiKey);
         return request;
@@ -103,10 +104,10 @@ internal sealed class SignalRServer : ServerKind
         return psi;
     }
 
-    public override Subscriber CreateSubscriber(int id, RunState run) => new SignalRSubscriber(id, run, Room);
+    public override Subscriber CreateSubscriber(int id, RunState run, string room) => new SignalRSubscriber(id, run, room);
 
-    public override HttpRequestMessage PublishRequest(string payload) =>
-        new(HttpMethod.Post, "/publish") { Content = Json($"{{\"group\":\"{Room}\",\"data\":{payload}}}") };
+    public override HttpRequestMessage PublishRequest(string room, string payload) =>
+        new(HttpMethod.Post, "/publish") { Content = Json($"{{\"group\":\"{room}\",\"data\":{payload}}}") };
 }
 
 internal sealed class SocketIoServer : ServerKind
@@ -128,10 +129,10 @@ internal sealed class SocketIoServer : ServerKind
         return psi;
     }
 
-    public override Subscriber CreateSubscriber(int id, RunState run) => new SocketIoSubscriber(id, run, Room);
+    public override Subscriber CreateSubscriber(int id, RunState run, string room) => new SocketIoSubscriber(id, run, room);
 
-    public override HttpRequestMessage PublishRequest(string payload) =>
-        new(HttpMethod.Post, "/publish") { Content = Json($"{{\"room\":\"{Room}\",\"data\":{payload}}}") };
+    public override HttpRequestMessage PublishRequest(string room, string payload) =>
+        new(HttpMethod.Post, "/publish") { Content = Json($"{{\"room\":\"{room}\",\"data\":{payload}}}") };
 }
 
 /// <summary>A server process this run started (pinned with taskset); stopped by its own id only.</summary>
@@ -155,6 +156,18 @@ internal sealed class ServerProcess : IAsyncDisposable
     public bool HasExited => _process.HasExited;
 
     public Uri BaseUri => new($"http://127.0.0.1:{Port}");
+
+    /// <summary>
+    /// CPU seconds (utime + stime) of every process that makes up this server under test
+    /// (today the one process; servers with workers or sidecars sum them all here).
+    /// </summary>
+    public double CpuSeconds() => ProcStats.CpuSeconds(Pid);
+
+    /// <summary>Peak resident memory (VmHWM) of every process of this server, summed, in MiB.</summary>
+    public double PeakRssMiB() => ProcStats.PeakRssMiB(Pid);
+
+    /// <summary>Current resident memory (VmRSS) of every process of this server, summed, in MiB.</summary>
+    public double RssMiB() => ProcStats.RssMiB(Pid);
 
     public Uri WebSocketBaseUri => new($"ws://127.0.0.1:{Port}");
 
