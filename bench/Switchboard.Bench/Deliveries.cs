@@ -6,7 +6,7 @@ namespace Switchboard.Bench;
 
 /// <summary>
 /// The payload every publication carries, identical for all servers:
-/// <c>{"bstep":S,"bseq":N,"bts":T}</c> — the step id, the sequence number within the step
+/// <c>{"bstep":S,"bseq":N,"bts":T}</c> (optionally padded, see <see cref="Format(int, int, long, int)"/>) — the step id, the sequence number within the step
 /// (0-based) and the publisher's <see cref="Stopwatch.GetTimestamp"/> at the moment it sent the
 /// request. Publisher and subscribers live in one process, so the clocks are the same.
 /// </summary>
@@ -18,6 +18,18 @@ internal static class Payload
 
     public static string Format(int step, int seq, long timestamp) =>
         string.Create(System.Globalization.CultureInfo.InvariantCulture, $"{{\"bstep\":{step},\"bseq\":{seq},\"bts\":{timestamp}}}");
+
+    /// <summary>
+    /// The payload padded with a filler field after the measured ones (<c>,"bpad":"xxx…"</c>) so that
+    /// the JSON is <paramref name="size"/> bytes long (or the bare payload when that is already longer).
+    /// </summary>
+    public static string Format(int step, int seq, long timestamp, int size)
+    {
+        var bare = Format(step, seq, timestamp);
+        const int Overhead = 10; // ,"bpad":""
+        var fill = size - bare.Length - Overhead;
+        return fill <= 0 ? bare : string.Concat(bare.AsSpan(0, bare.Length - 1), ",\"bpad\":\"", new string('x', fill), "\"}");
+    }
 
     /// <summary>Finds the payload inside any server's framing of it, without a JSON parse.</summary>
     public static bool TryParse(ReadOnlySpan<byte> message, out int step, out int seq, out long timestamp)

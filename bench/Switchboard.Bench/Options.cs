@@ -6,9 +6,44 @@ namespace Switchboard.Bench;
 internal sealed class Options
 {
     public IReadOnlyList<string> Servers { get; private set; } = ["switchboard", "signalr", "socketio"];
-    public int Subscribers { get; private set; } = 1000;
-    public IReadOnlyList<int> Rates { get; private set; } = [100, 500, 1000, 2000];
-    public int DurationSeconds { get; private set; } = 10;
+    /// <summary>The scenarios to run, in order (default: broadcast).</summary>
+    public IReadOnlyList<string> Scenarios { get; private set; } = ["broadcast"];
+
+    /// <summary>--subscribers when given; each scenario has its own default.</summary>
+    public int? SubscribersSet { get; private set; }
+
+    /// <summary>--rates when given; each scenario has its own default.</summary>
+    public IReadOnlyList<int>? RatesSet { get; private set; }
+
+    /// <summary>--duration when given; each scenario has its own default.</summary>
+    public int? DurationSet { get; private set; }
+
+    /// <summary>The broadcast scenario's subscribers.</summary>
+    public int Subscribers => SubscribersSet ?? 1000;
+
+    /// <summary>The broadcast scenario's rates.</summary>
+    public IReadOnlyList<int> Rates => RatesSet ?? [100, 500, 1000, 2000];
+
+    /// <summary>The broadcast scenario's step length.</summary>
+    public int DurationSeconds => DurationSet ?? 10;
+
+    public int Channels { get; private set; } = 100;
+    public int? PayloadBytesSet { get; private set; }
+    public int SlowClients { get; private set; } = 10;
+    public int SlowReceiveBuffer { get; private set; } = 4096;
+    public int Connections { get; private set; } = 19500;
+    public int? WorkersSet { get; private set; }
+    public int QuietSeconds { get; private set; } = 10;
+    public int Concurrency { get; private set; } = 50;
+    public int Sources { get; private set; } = 4;
+
+    // Hidden: a generator worker process (idle scenario), started by the bench itself.
+    public string? Worker { get; private set; }
+    public string? Target { get; private set; }
+    public string? Source { get; private set; }
+    public int Count { get; private set; }
+    public int IdOffset { get; private set; }
+
     public int WarmupSeconds { get; private set; } = 5;
     public int WarmupRate { get; private set; }
     public int SettleSeconds { get; private set; } = 20;
@@ -23,14 +58,37 @@ internal sealed class Options
     public bool Help { get; private set; }
 
     public static string Usage => """
-        Switchboard.Bench — broadcast fan-out: Switchboard vs ASP.NET Core SignalR vs Socket.IO 4.
+        Switchboard.Bench — Switchboard vs ASP.NET Core SignalR vs Socket.IO 4 (and other peers) on the same workloads.
 
         usage: dotnet bench/Switchboard.Bench/bin/Release/net10.0/Switchboard.Bench.dll [options]
 
+          --scenario LIST       broadcast, many-channels, slow-clients, idle, churn (default broadcast);
+                                several (comma-separated) run one after the other into one results folder
+            broadcast           1 room × --subscribers (1000), one step per rate in --rates (100,500,1000,2000)
+            many-channels       --subscribers (10000) round-robin over --channels (100) rooms, publications
+                                round-robin over the rooms at each total rate in --rates (2000)
+            slow-clients        --subscribers (1000) healthy + --slow-clients (10) on one room, --rates (100)
+                                with --payload (1024) byte payloads: a baseline step, then a step where the
+                                slow clients stop reading (--duration, default 30 s each)
+            idle                --connections (19500) idle connections joined to --channels (100) rooms, opened
+                                by --workers generator processes (default: one per 6500), each from its own
+                                127.0.0.x address; server RSS before and after --quiet (10) s → KiB/connection
+            churn               --concurrency (50) loops of connect → join → close for --duration (10) s,
+                                spread over --sources (4) source addresses; connects/s, latency, server CPU
           --servers LIST        switchboard,signalr,socketio (default: all three, in that order)
-          --subscribers N       WebSocket subscribers on the one channel (default 1000)
-          --rates LIST          publications per second, one step each (default 100,500,1000,2000)
-          --duration S          seconds of publishing per step (default 10)
+          --subscribers N       WebSocket subscribers (default: per scenario, above)
+          --channels N          rooms for many-channels and idle (default 100)
+          --rates LIST          publications per second, one step each (default: per scenario, above)
+          --duration S          seconds of publishing per step, or of churn (default 10; slow-clients 30)
+          --payload BYTES       publication payload size, padded with a filler field (default: bare ~60 B;
+                                slow-clients 1024)
+          --slow-clients N      subscribers that stop reading in slow-clients (default 10)
+          --slow-receive-buffer BYTES   SO_RCVBUF of the slow clients' sockets (default 4096)
+          --connections N       idle connections (default 19500)
+          --workers N           generator processes for idle (default: connections / 6500, rounded up)
+          --quiet S             idle: seconds of quiet after all joined, before measuring (default 10)
+          --concurrency K       churn: concurrent connect → join → close loops (default 50)
+          --sources N           churn: source addresses 127.0.0.2 … (default 4)
           --warmup S            seconds of unmeasured publishing before the first step (default 5)
           --warmup-rate N       publications per second during the warm-up (default: the first rate)
           --settle S            after each step, wait up to S seconds until nothing arrives for 1 s (default 20)
@@ -64,12 +122,37 @@ internal sealed class Options
                         }
                     }
                     break;
-                case "--subscribers": o.Subscribers = PositiveInt(a, Next()); break;
+                case "--scenario" or "--scenarios":
+                    o.Scenarios = Next().Split(',', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries)
+                        .Select(s => s.ToLowerInvariant()).ToArray();
+                    foreach (var s in o.Scenarios)
+                    {
+                        if (!KnownScenarios.Contains(s))
+                        {
+                            throw new ArgumentException($"unknown scenario '{s}' (known: {string.Join(", ", KnownScenarios)})");
+                        }
+                    }
+                    break;
+                case "--subscribers": o.SubscribersSet = PositiveInt(a, Next()); break;
                 case "--rates":
-                    o.Rates = Next().Split(',', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries)
+                    o.RatesSet = Next().Split(',', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries)
                         .Select(r => PositiveInt(a, r)).ToArray();
                     break;
-                case "--duration": o.DurationSeconds = PositiveInt(a, Next()); break;
+                case "--duration": o.DurationSet = PositiveInt(a, Next()); break;
+                case "--channels": o.Channels = PositiveInt(a, Next()); break;
+                case "--payload": o.PayloadBytesSet = PositiveInt(a, Next()); break;
+                case "--slow-clients": o.SlowClients = PositiveInt(a, Next()); break;
+                case "--slow-receive-buffer": o.SlowReceiveBuffer = PositiveInt(a, Next()); break;
+                case "--connections": o.Connections = PositiveInt(a, Next()); break;
+                case "--workers": o.WorkersSet = PositiveInt(a, Next()); break;
+                case "--quiet": o.QuietSeconds = NonNegativeInt(a, Next()); break;
+                case "--concurrency": o.Concurrency = PositiveInt(a, Next()); break;
+                case "--sources": o.Sources = PositiveInt(a, Next()); break;
+                case "--worker": o.Worker = Next(); break;
+                case "--target": o.Target = Next(); break;
+                case "--source": o.Source = Next(); break;
+                case "--count": o.Count = PositiveInt(a, Next()); break;
+                case "--id-offset": o.IdOffset = NonNegativeInt(a, Next()); break;
                 case "--warmup": o.WarmupSeconds = NonNegativeInt(a, Next()); break;
                 case "--warmup-rate": o.WarmupRate = PositiveInt(a, Next()); break;
                 case "--settle": o.SettleSeconds = NonNegativeInt(a, Next()); break;
@@ -85,12 +168,21 @@ internal sealed class Options
                 default: throw new ArgumentException($"unknown option '{a}'");
             }
         }
-        if (o.Servers.Count == 0 || o.Rates.Count == 0)
+        if (o.Servers.Count == 0 || o.RatesSet is { Count: 0 } || o.Scenarios.Count == 0)
         {
-            throw new ArgumentException("--servers and --rates need at least one entry");
+            throw new ArgumentException("--servers, --scenario and --rates need at least one entry");
+        }
+        if (o.Sources > 250)
+        {
+            throw new ArgumentException("--sources: at most 250 (127.0.0.2 … 127.0.0.251)");
         }
         return o;
     }
+
+    public static IReadOnlyList<string> KnownScenarios { get; } = ["broadcast", "many-channels", "slow-clients", "idle", "churn"];
+
+    /// <summary>Generator processes for the idle scenario.</summary>
+    public int IdleWorkers => WorkersSet ?? Math.Max(1, (Connections + 6499) / 6500);
 
     private static int PositiveInt(string name, string value)
     {

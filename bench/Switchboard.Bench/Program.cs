@@ -3,9 +3,10 @@ using System.Globalization;
 using Spectre.Console;
 using Switchboard.Bench;
 
-// Switchboard.Bench: the broadcast fan-out scenario against Switchboard, ASP.NET Core SignalR and
-// Socket.IO 4 in one run. The server under test runs on one core (taskset -c 0), this generator on
-// the other (it re-executes itself under taskset -c 1 unless --no-pin).
+// Switchboard.Bench: load scenarios (broadcast fan-out, many channels, slow clients, idle connections,
+// connection churn) against Switchboard, ASP.NET Core SignalR, Socket.IO 4 and other peers in one run.
+// The server under test runs on one core (taskset -c 0), this generator on the other (it re-executes
+// itself under taskset -c 1 unless --no-pin; its worker processes inherit that affinity).
 
 Options options;
 try
@@ -88,35 +89,44 @@ if (!AnsiConsole.Profile.Capabilities.Interactive && AnsiConsole.Profile.Width <
     AnsiConsole.Profile.Width = 160; // a log file, not a terminal: keep table rows on one line
 }
 var info = RunInfo.Collect(options, args);
-AnsiConsole.MarkupLine($"[bold]Switchboard.Bench[/] — broadcast: 1 channel × {options.Subscribers} subscribers, rates {string.Join(", ", options.Rates)} pubs/s, {options.DurationSeconds} s each, {options.Repeat} repeat(s)");
+var all = new ResultSet();
+IReporter? currentReporter = null;
+var context = new ScenarioContext(options, repoRoot, resultsDir, new ForwardingReporter(() => currentReporter), all);
+var scenarios = options.Scenarios.Select(name => Scenario.Create(name, context)).ToList();
+foreach (var scenario in scenarios)
+{
+    AnsiConsole.MarkupLine(Markup.Escape($"Switchboard.Bench — {scenario.Describe()}; {options.Repeat} repeat(s)"));
+}
 AnsiConsole.MarkupLine(Markup.Escape($"machine: {info.ProcessorCount} CPUs, {info.CpuModel}; {info.DotnetRuntime}; node {info.NodeVersion}"));
 AnsiConsole.MarkupLine(Markup.Escape($"pinning: {info.Pinning}"));
 AnsiConsole.MarkupLine(Markup.Escape($"results: {resultsDir}"));
 
-var all = new List<StepResult>();
 var failures = new List<string>();
-var totalSteps = options.Repeat * kinds.Count * options.Rates.Count;
+var totalSteps = options.Repeat * kinds.Count * scenarios.Sum(s => s.ProgressSteps);
 
 async Task RunAllAsync(IReporter reporter)
 {
-    var runner = new Runner(options, repoRoot, resultsDir, reporter);
-    for (var repeat = 1; repeat <= options.Repeat; repeat++)
+    currentReporter = reporter;
+    foreach (var scenario in scenarios)
     {
-        foreach (var kind in kinds)
+        for (var repeat = 1; repeat <= options.Repeat; repeat++)
         {
-            cts.Token.ThrowIfCancellationRequested();
-            try
+            foreach (var kind in kinds)
             {
-                all.AddRange(await runner.RunServerAsync(kind, repeat, cts.Token));
+                cts.Token.ThrowIfCancellationRequested();
+                try
+                {
+                    await scenario.RunAsync(kind, repeat, cts.Token);
+                }
+                catch (Exception e) when (!cts.IsCancellationRequested)
+                {
+                    var message = $"{(scenario.Name == "broadcast" ? "" : scenario.Name + " ")}{kind.Name} #{repeat}: {e.Message}";
+                    failures.Add(message);
+                    reporter.Log("FAILED " + message);
+                }
+                // Let the previous server's sockets and memory settle before the next one starts.
+                await Task.Delay(TimeSpan.FromSeconds(2), cts.Token);
             }
-            catch (Exception e) when (!cts.IsCancellationRequested)
-            {
-                var message = $"{kind.Name} #{repeat}: {e.Message}";
-                failures.Add(message);
-                reporter.Log("FAILED " + message);
-            }
-            // Let the previous server's sockets and memory settle before the next one starts.
-            await Task.Delay(TimeSpan.FromSeconds(2), cts.Token);
         }
     }
 }
@@ -145,9 +155,9 @@ catch (OperationCanceledException)
 }
 
 var medians = Report.Medians(all);
-Report.Write(resultsDir, info, all, medians, failures);
-Report.Print(medians, options.Repeat > 1 ? $"medians over {options.Repeat} repeats" : "results");
-AnsiConsole.MarkupLine(Markup.Escape($"written: {Path.Combine(resultsDir, "results.md")}, results.json, p99-latency.png, p50-latency.png"));
+var charts = Report.Write(resultsDir, info, all, medians, failures);
+Report.Print(medians, options.Scenarios, options.Repeat > 1 ? $"medians over {options.Repeat} repeats" : "results");
+AnsiConsole.MarkupLine(Markup.Escape($"written: {Path.Combine(resultsDir, "results.md")}, results.json{string.Concat(charts.Select(c => ", " + c))}"));
 return failures.Count == 0 ? 0 : 1;
 
 static string? FindRepoRoot()

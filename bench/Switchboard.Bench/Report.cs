@@ -18,10 +18,13 @@ internal sealed record RunInfo
     public required string DotnetRuntime { get; init; }
     public required string NodeVersion { get; init; }
     public required string Pinning { get; init; }
+    public required IReadOnlyList<string> Scenarios { get; init; }
     public required int Subscribers { get; init; }
     public required IReadOnlyList<int> Rates { get; init; }
     public required int DurationSeconds { get; init; }
     public required int Repeat { get; init; }
+    /// <summary>The generator CPU % from which a row is flagged as generator-saturated.</summary>
+    public required double GeneratorSaturationPercent { get; init; }
 
     public static RunInfo Collect(Options o, string[] args) => new()
     {
@@ -36,10 +39,12 @@ internal sealed record RunInfo
         Pinning = o.NoPin
             ? "none (--no-pin)"
             : $"server under test: taskset -c {o.ServerCore}; load generator: CPUs {ProcStats.AllowedCpus(Environment.ProcessId)}",
+        Scenarios = o.Scenarios,
         Subscribers = o.Subscribers,
         Rates = o.Rates,
         DurationSeconds = o.DurationSeconds,
         Repeat = o.Repeat,
+        GeneratorSaturationPercent = Saturation.Threshold,
     };
 
     private static int ReadNproc()
@@ -68,7 +73,7 @@ internal sealed record RunInfo
     }
 }
 
-/// <summary>Writes results.json, results.md and the charts, and prints the table.</summary>
+/// <summary>Writes results.json, results.md and the charts, and prints the tables.</summary>
 internal static class Report
 {
     private static readonly JsonSerializerOptions JsonOptions = new()
@@ -77,73 +82,95 @@ internal static class Report
         NumberHandling = System.Text.Json.Serialization.JsonNumberHandling.AllowNamedFloatingPointLiterals,
     };
 
-    /// <summary>Per server and rate, the median of every measurement over the repeats.</summary>
-    public static List<StepResult> Medians(IReadOnlyList<StepResult> all) =>
-        all.GroupBy(r => (r.Server, r.Rate))
-            .Select(g =>
-            {
-                var rs = g.ToList();
-                double M(Func<StepResult, double> f) => Median(rs.Select(f));
-                long L(Func<StepResult, long> f) => (long)Math.Round(Median(rs.Select(r => (double)f(r))));
-                return new StepResult
-                {
-                    Server = g.Key.Server,
-                    Repeat = rs.Count,
-                    Rate = g.Key.Rate,
-                    DurationSeconds = rs[0].DurationSeconds,
-                    Subscribers = rs[0].Subscribers,
-                    ConnectedAtStart = (int)L(r => r.ConnectedAtStart),
-                    Attempted = L(r => r.Attempted),
-                    Published = L(r => r.Published),
-                    PublishErrors = L(r => r.PublishErrors),
-                    Expected = L(r => r.Expected),
-                    Delivered = L(r => r.Delivered),
-                    DeliveriesPerSecond = M(r => r.DeliveriesPerSecond),
-                    Lost = L(r => r.Lost),
-                    Duplicates = L(r => r.Duplicates),
-                    Disconnects = (int)L(r => r.Disconnects),
-                    P50Ms = M(r => r.P50Ms),
-                    P99Ms = M(r => r.P99Ms),
-                    P999Ms = M(r => r.P999Ms),
-                    MaxMs = M(r => r.MaxMs),
-                    MeanMs = M(r => r.MeanMs),
-                    ServerCpuSeconds = M(r => r.ServerCpuSeconds),
-                    ServerCpuPercent = M(r => r.ServerCpuPercent),
-                    ServerPeakRssMiB = M(r => r.ServerPeakRssMiB),
-                    GeneratorCpuPercent = M(r => r.GeneratorCpuPercent),
-                    MaxPublishLagMs = M(r => r.MaxPublishLagMs),
-                    DrainSeconds = M(r => r.DrainSeconds),
-                    SettleSeconds = M(r => r.SettleSeconds),
-                };
-            })
-            .ToList();
+    /// <summary>Rows of every kind (the medians over the repeats, or every repeat).</summary>
+    internal sealed record MedianSet(
+        List<StepResult> Steps, List<SlowClientsResult> SlowClients, List<IdleResult> Idle, List<ChurnResult> Churn);
 
-    public static void Write(string dir, RunInfo info, IReadOnlyList<StepResult> all, IReadOnlyList<StepResult> medians, IReadOnlyList<string> failures)
+    public static MedianSet Medians(ResultSet all) => new(
+        Medians(all.Steps, r => (r.Scenario, r.Phase, r.Server, r.Rate)),
+        Medians(all.SlowClients, r => (r.Scenario, r.Server)),
+        Medians(all.Idle, r => (r.Scenario, r.Server)),
+        Medians(all.Churn, r => (r.Scenario, r.Server)));
+
+    /// <summary>
+    /// Per key (scenario, server, step), a row whose every number is the median over the repeats
+    /// (<see cref="IResultRow.Repeat"/> becomes the number of repeats); strings are joined when they
+    /// differ, and a row is generator-saturated when any repeat was.
+    /// </summary>
+    public static List<T> Medians<T, TKey>(IEnumerable<T> rows, Func<T, TKey> key)
+        where T : class, IResultRow
     {
-        var json = JsonSerializer.Serialize(new { info, medians, runs = all, failures }, JsonOptions);
-        File.WriteAllText(Path.Combine(dir, "results.json"), json);
-        File.WriteAllText(Path.Combine(dir, "results.md"), Markdown(info, all, medians, failures));
-        Charts.Write(dir, medians);
+        var properties = typeof(T).GetProperties().Where(p => p.CanWrite).ToArray();
+        var result = new List<T>();
+        foreach (var g in rows.GroupBy(key))
+        {
+            var rs = g.ToList();
+            var m = (T)Activator.CreateInstance(typeof(T))!;
+            foreach (var p in properties)
+            {
+                var values = rs.Select(p.GetValue).ToList();
+                object? value = p.Name == nameof(IResultRow.Repeat)
+                    ? rs.Count
+                    : p.PropertyType == typeof(double) ? Median(values.Select(v => (double)v!))
+                    : p.PropertyType == typeof(long) ? (long)Math.Round(Median(values.Select(v => (double)(long)v!)))
+                    : p.PropertyType == typeof(int) ? (int)Math.Round(Median(values.Select(v => (double)(int)v!)))
+                    : p.PropertyType == typeof(bool) ? values.Any(v => (bool)v!)
+                    : p.PropertyType == typeof(string) ? string.Join(" / ", values.Cast<string>().Distinct())
+                    : values[0];
+                p.SetValue(m, value);
+            }
+            result.Add(m);
+        }
+        return result;
     }
 
-    public static string Markdown(RunInfo info, IReadOnlyList<StepResult> all, IReadOnlyList<StepResult> medians, IReadOnlyList<string> failures)
+    /// <summary>Writes results.json, results.md and the charts; returns the charts' file names.</summary>
+    public static IReadOnlyList<string> Write(string dir, RunInfo info, ResultSet all, MedianSet medians, IReadOnlyList<string> failures)
+    {
+        // "medians"/"runs" hold the publishing steps (broadcast, many-channels, slow-clients), as before.
+        var json = JsonSerializer.Serialize(
+            new
+            {
+                info,
+                medians = medians.Steps,
+                runs = all.Steps,
+                slowClients = new { medians = medians.SlowClients, runs = all.SlowClients },
+                idle = new { medians = medians.Idle, runs = all.Idle },
+                churn = new { medians = medians.Churn, runs = all.Churn },
+                failures,
+            },
+            JsonOptions);
+        File.WriteAllText(Path.Combine(dir, "results.json"), json);
+        var charts = Charts.Write(dir, medians);
+        File.WriteAllText(Path.Combine(dir, "results.md"), Markdown(info, all, medians, failures, charts));
+        return charts;
+    }
+
+    public static string Markdown(RunInfo info, ResultSet all, MedianSet medians, IReadOnlyList<string> failures, IReadOnlyList<string> charts)
     {
         var sb = new StringBuilder();
         var inv = CultureInfo.InvariantCulture;
-        sb.AppendLine("# Broadcast fan-out results").AppendLine();
+        var title = info.Scenarios.Count == 1 && info.Scenarios[0] == "broadcast" ? "Broadcast fan-out" : string.Join(", ", info.Scenarios);
+        sb.AppendLine(inv, $"# {title} results").AppendLine();
         sb.AppendLine(inv, $"- started (UTC): {info.StartedUtc}");
         sb.AppendLine(inv, $"- command line: `{info.CommandLine}`");
         sb.AppendLine(inv, $"- machine: {info.ProcessorCount} CPUs, {info.CpuModel}; {info.Kernel}");
         sb.AppendLine(inv, $"- .NET: {info.DotnetRuntime}; Node: {info.NodeVersion}");
         sb.AppendLine(inv, $"- pinning: {info.Pinning}");
-        sb.AppendLine(inv, $"- scenario: 1 channel × {info.Subscribers} subscribers, {info.DurationSeconds} s per rate, repeats: {info.Repeat}");
-        sb.AppendLine();
-        sb.AppendLine(info.Repeat > 1 ? "## Medians over the repeats" : "## Results").AppendLine();
-        AppendTable(sb, medians);
-        if (info.Repeat > 1)
+        sb.AppendLine(inv, $"- repeats: {info.Repeat}; a row is marked **sat** when the load generator was ≥ {Saturation.Threshold:F0} % busy (its figures may describe the generator, not the server)");
+        foreach (var scenario in info.Scenarios)
         {
-            sb.AppendLine().AppendLine("## Every repeat").AppendLine();
-            AppendTable(sb, all);
+            sb.AppendLine().AppendLine(inv, $"## {scenario}").AppendLine();
+            if (info.Repeat > 1)
+            {
+                sb.AppendLine(inv, $"Medians over {info.Repeat} repeats.").AppendLine();
+            }
+            AppendScenario(sb, scenario, medians);
+            if (info.Repeat > 1)
+            {
+                sb.AppendLine().AppendLine("### Every repeat").AppendLine();
+                AppendScenario(sb, scenario, new MedianSet(all.Steps, all.SlowClients, all.Idle, all.Churn));
+            }
         }
         if (failures.Count > 0)
         {
@@ -153,36 +180,191 @@ internal static class Report
                 sb.AppendLine(inv, $"- {f}");
             }
         }
-        sb.AppendLine().AppendLine("Chart: `p99-latency.png` (p99 latency vs publication rate), `p50-latency.png`.");
+        if (charts.Count > 0)
+        {
+            sb.AppendLine().AppendLine(inv, $"Charts: {string.Join(", ", charts.Select(c => $"`{c}`"))}.");
+        }
         return sb.ToString();
     }
 
-    private static void AppendTable(StringBuilder sb, IReadOnlyList<StepResult> rows)
+    private static void AppendScenario(StringBuilder sb, string scenario, MedianSet rows)
     {
-        var inv = CultureInfo.InvariantCulture;
-        sb.AppendLine("| server | rep | pubs/s | acked pubs | p50 ms | p99 ms | p99.9 ms | max ms | deliveries/s | expected | lost | dup | disc | server CPU s | server CPU % | peak RSS MiB | gen CPU % |");
-        sb.AppendLine("|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|");
-        foreach (var r in rows)
+        switch (scenario)
         {
-            sb.AppendLine(inv,
-                $"| {r.Server} | {r.Repeat} | {r.Rate} | {r.Published}/{r.Attempted} | {r.P50Ms:F2} | {r.P99Ms:F2} | {r.P999Ms:F2} | {r.MaxMs:F1} | {r.DeliveriesPerSecond:F0} | {r.Expected} | {r.Lost} | {r.Duplicates} | {r.Disconnects} | {r.ServerCpuSeconds:F1} | {r.ServerCpuPercent:F0} | {r.ServerPeakRssMiB:F0} | {r.GeneratorCpuPercent:F0} |");
+            case "slow-clients":
+                AppendTable(sb, SlowColumns, rows.SlowClients);
+                sb.AppendLine().AppendLine("Steps (healthy clients only):").AppendLine();
+                AppendTable(sb, StepColumns(scenario), rows.Steps.Where(r => r.Scenario == scenario).ToList());
+                break;
+            case "idle":
+                AppendTable(sb, IdleColumns, rows.Idle);
+                break;
+            case "churn":
+                AppendTable(sb, ChurnColumns, rows.Churn);
+                break;
+            default:
+                AppendTable(sb, StepColumns(scenario), rows.Steps.Where(r => r.Scenario == scenario).ToList());
+                break;
         }
     }
 
-    public static void Print(IReadOnlyList<StepResult> rows, string title)
+    /// <summary>A table column: header, cell text, and whether the console table shows it.</summary>
+    private sealed record Column<T>(string Header, Func<T, string> Cell, bool OnConsole = true);
+
+    private static readonly CultureInfo Inv = CultureInfo.InvariantCulture;
+
+    private static string F(double v, string format) => v.ToString(format, Inv);
+
+    private static string Gen(IResultRow r) => F(r.GeneratorCpuPercent, "F0") + (r.GeneratorSaturated ? " sat" : "");
+
+    private static List<Column<StepResult>> StepColumns(string scenario)
     {
-        var table = new Table().Title(title).Border(TableBorder.Rounded);
-        foreach (var c in new[] { "server", "pubs/s", "p50 ms", "p99 ms", "p99.9 ms", "deliveries/s", "lost", "dup", "srv CPU s", "peak RSS MiB", "gen CPU %" })
+        var columns = new List<Column<StepResult>>
         {
-            table.AddColumn(new TableColumn(c).RightAligned());
+            new("scenario", r => r.Scenario, false),
+            new("server", r => r.Server),
+            new("rep", r => r.Repeat.ToString(Inv), false),
+        };
+        if (scenario == "slow-clients")
+        {
+            columns.Add(new("step", r => r.Phase));
         }
-        var inv = CultureInfo.InvariantCulture;
+        if (scenario != "broadcast")
+        {
+            columns.Add(new("rooms", r => r.Channels.ToString(Inv), false));
+            columns.Add(new("subs", r => r.Subscribers.ToString(Inv), false));
+        }
+        columns.AddRange(
+        [
+            new("pubs/s", r => r.Rate.ToString(Inv)),
+            new("acked pubs", r => $"{r.Published}/{r.Attempted}", false),
+            new("p50 ms", r => F(r.P50Ms, "F2")),
+            new("p99 ms", r => F(r.P99Ms, "F2")),
+            new("p99.9 ms", r => F(r.P999Ms, "F2")),
+            new("max ms", r => F(r.MaxMs, "F1"), false),
+            new("deliveries/s", r => F(r.DeliveriesPerSecond, "F0")),
+            new("expected", r => r.Expected.ToString(Inv), false),
+            new("% delivered", r => F(r.DeliveredPercent, "F1"), scenario != "broadcast"),
+            new("lost", r => r.Lost.ToString(Inv)),
+            new("dup", r => r.Duplicates.ToString(Inv)),
+            new("disc", r => r.Disconnects.ToString(Inv), false),
+            new("server CPU s", r => F(r.ServerCpuSeconds, "F1")),
+            new("server CPU %", r => F(r.ServerCpuPercent, "F0"), false),
+            new("peak RSS MiB", r => F(r.ServerPeakRssMiB, "F0")),
+        ]);
+        if (scenario == "slow-clients")
+        {
+            columns.Add(new("RSS peak/final MiB (500 ms samples)", r => $"{F(r.ServerRssSampledPeakMiB, "F0")}/{F(r.ServerRssFinalMiB, "F0")}"));
+        }
+        columns.Add(new("gen CPU %", Gen));
+        return columns;
+    }
+
+    private static readonly List<Column<SlowClientsResult>> SlowColumns =
+    [
+        new("server", r => r.Server),
+        new("rep", r => r.Repeat.ToString(Inv), false),
+        new("healthy + slow", r => $"{r.Healthy} + {r.Slow}", false),
+        new("pubs/s × bytes", r => $"{r.Rate} × {r.PayloadBytes}", false),
+        new("p50 ms base → slow", r => $"{F(r.BaselineP50Ms, "F2")} → {F(r.SlowP50Ms, "F2")}"),
+        new("p50 Δ %", r => F(r.P50ChangePercent, "+0;-0;0")),
+        new("p99 ms base → slow", r => $"{F(r.BaselineP99Ms, "F2")} → {F(r.SlowP99Ms, "F2")}"),
+        new("p99 Δ %", r => F(r.P99ChangePercent, "+0;-0;0")),
+        new("RSS peak base / slow MiB", r => $"{F(r.BaselineRssPeakMiB, "F0")} / {F(r.SlowRssPeakMiB, "F0")}"),
+        new("RSS final MiB", r => F(r.SlowRssFinalMiB, "F0")),
+        new("healthy lost/dup/disc", r => $"{r.HealthyLost}/{r.HealthyDuplicates}/{r.HealthyDisconnects}"),
+        new("slow disconnected", r => $"{r.SlowDisconnected}/{r.Slow}"),
+        new("first after s", r => F(r.FirstSlowDisconnectSeconds, "F1"), false),
+        new("slow clients' end", r => r.SlowOutcome),
+        new("gen CPU %", Gen),
+    ];
+
+    private static readonly List<Column<IdleResult>> IdleColumns =
+    [
+        new("server", r => r.Server),
+        new("rep", r => r.Repeat.ToString(Inv), false),
+        new("connections", r => $"{r.Joined}/{r.Connections}"),
+        new("workers", r => r.Workers.ToString(Inv), false),
+        new("failed", r => r.Failed.ToString(Inv), false),
+        new("connect s", r => F(r.ConnectSeconds, "F1"), false),
+        new("connects/s", r => F(r.ConnectsPerSecond, "F0")),
+        new("alive after quiet", r => r.AliveAfterQuiet.ToString(Inv)),
+        new("RSS before MiB", r => F(r.RssBeforeMiB, "F0")),
+        new("RSS after MiB", r => F(r.RssAfterMiB, "F0")),
+        new("KiB/conn", r => F(r.KiBPerConnection, "F1")),
+        new("peak RSS MiB", r => F(r.ServerPeakRssMiB, "F0"), false),
+        new("server CPU s (connect)", r => F(r.ServerCpuSecondsConnect, "F1"), false),
+        new("gen CPU %", Gen),
+    ];
+
+    private static readonly List<Column<ChurnResult>> ChurnColumns =
+    [
+        new("server", r => r.Server),
+        new("rep", r => r.Repeat.ToString(Inv), false),
+        new("loops", r => r.Concurrency.ToString(Inv)),
+        new("sources", r => r.Sources.ToString(Inv), false),
+        new("s", r => F(r.DurationSeconds, "F0"), false),
+        new("connects", r => r.Completed.ToString(Inv), false),
+        new("connects/s", r => F(r.ConnectsPerSecond, "F0")),
+        new("p50 ms", r => F(r.P50Ms, "F2")),
+        new("p99 ms", r => F(r.P99Ms, "F2")),
+        new("max ms", r => F(r.MaxMs, "F1"), false),
+        new("errors", r => r.Errors.ToString(Inv)),
+        new("server CPU %", r => F(r.ServerCpuPercent, "F0")),
+        new("server CPU s / 1k connects", r => F(r.ServerCpuSecondsPer1000, "F2")),
+        new("peak RSS MiB", r => F(r.ServerPeakRssMiB, "F0"), false),
+        new("gen CPU %", Gen),
+    ];
+
+    private static void AppendTable<T>(StringBuilder sb, IReadOnlyList<Column<T>> columns, IReadOnlyList<T> rows)
+    {
+        if (rows.Count == 0)
+        {
+            sb.AppendLine("(no results)");
+            return;
+        }
+        sb.AppendLine("| " + string.Join(" | ", columns.Select(c => c.Header)) + " |");
+        sb.AppendLine("|---|" + string.Concat(Enumerable.Repeat("---:|", columns.Count - 1)));
         foreach (var r in rows)
         {
-            table.AddRow(
-                r.Server, r.Rate.ToString(inv), r.P50Ms.ToString("F2", inv), r.P99Ms.ToString("F2", inv), r.P999Ms.ToString("F2", inv),
-                r.DeliveriesPerSecond.ToString("F0", inv), r.Lost.ToString(inv), r.Duplicates.ToString(inv),
-                r.ServerCpuSeconds.ToString("F1", inv), r.ServerPeakRssMiB.ToString("F0", inv), r.GeneratorCpuPercent.ToString("F0", inv));
+            sb.AppendLine("| " + string.Join(" | ", columns.Select(c => c.Cell(r))) + " |");
+        }
+    }
+
+    public static void Print(MedianSet rows, IReadOnlyList<string> scenarios, string title)
+    {
+        foreach (var scenario in scenarios)
+        {
+            var t = $"{scenario}: {title}";
+            switch (scenario)
+            {
+                case "slow-clients":
+                    PrintTable(t, SlowColumns, rows.SlowClients);
+                    break;
+                case "idle":
+                    PrintTable(t, IdleColumns, rows.Idle);
+                    break;
+                case "churn":
+                    PrintTable(t, ChurnColumns, rows.Churn);
+                    break;
+                default:
+                    PrintTable(t, StepColumns(scenario), rows.Steps.Where(r => r.Scenario == scenario).ToList());
+                    break;
+            }
+        }
+    }
+
+    private static void PrintTable<T>(string title, IReadOnlyList<Column<T>> columns, IReadOnlyList<T> rows)
+    {
+        var table = new Table().Title(Markup.Escape(title)).Border(TableBorder.Rounded);
+        var shown = columns.Where(c => c.OnConsole).ToArray();
+        foreach (var c in shown)
+        {
+            table.AddColumn(new TableColumn(Markup.Escape(c.Header)).RightAligned());
+        }
+        foreach (var r in rows)
+        {
+            table.AddRow(shown.Select(c => Markup.Escape(c.Cell(r))).ToArray());
         }
         AnsiConsole.Write(table);
     }
@@ -198,16 +380,51 @@ internal static class Report
     }
 }
 
-/// <summary>PNG charts of latency against publication rate, one line per server.</summary>
+/// <summary>PNG charts per scenario: latency against publication rate for the fan-out scenarios, bars for the others.</summary>
 internal static class Charts
 {
-    public static void Write(string dir, IReadOnlyList<StepResult> medians)
+    /// <summary>Writes the charts the results allow and returns their file names.</summary>
+    public static List<string> Write(string dir, Report.MedianSet medians)
     {
-        Plot(Path.Combine(dir, "p99-latency.png"), medians, r => r.P99Ms, "p99 delivery latency (ms)");
-        Plot(Path.Combine(dir, "p50-latency.png"), medians, r => r.P50Ms, "p50 delivery latency (ms)");
+        var written = new List<string>();
+        foreach (var g in medians.Steps.Where(r => r.Phase.Length == 0).GroupBy(r => r.Scenario))
+        {
+            // The broadcast scenario keeps its historic chart names.
+            var prefix = g.Key == "broadcast" ? "" : g.Key + "-";
+            var rows = g.ToList();
+            var title = g.Key == "broadcast"
+                ? $"Broadcast fan-out, 1 channel × {rows[0].Subscribers} subscribers"
+                : $"{g.Key}: {rows[0].Subscribers} subscribers over {rows[0].Channels} rooms";
+            written.Add(Lines(dir, prefix + "p99-latency.png", title, rows, r => r.P99Ms, "p99 delivery latency (ms)"));
+            written.Add(Lines(dir, prefix + "p50-latency.png", title, rows, r => r.P50Ms, "p50 delivery latency (ms)"));
+        }
+        if (medians.SlowClients.Count > 0)
+        {
+            var rows = medians.SlowClients;
+            written.Add(Bars(
+                dir, "slow-clients-p99.png", "slow-clients: healthy clients' p99, baseline vs with slow clients", "p99 delivery latency (ms)",
+                rows.Select(r => r.Server).ToArray(),
+                ("baseline", rows.Select(r => r.BaselineP99Ms).ToArray()),
+                ("slow clients", rows.Select(r => r.SlowP99Ms).ToArray())));
+        }
+        if (medians.Idle.Count > 0)
+        {
+            var rows = medians.Idle;
+            written.Add(Bars(
+                dir, "idle-memory.png", $"idle: server memory per idle connection ({rows[0].Connections} connections)", "KiB per connection",
+                rows.Select(r => r.Server).ToArray(), ("KiB/connection", rows.Select(r => r.KiBPerConnection).ToArray())));
+        }
+        if (medians.Churn.Count > 0)
+        {
+            var rows = medians.Churn;
+            written.Add(Bars(
+                dir, "churn-rate.png", $"churn: connect → join → close, {rows[0].Concurrency} loops", "completed connects per second",
+                rows.Select(r => r.Server).ToArray(), ("connects/s", rows.Select(r => r.ConnectsPerSecond).ToArray())));
+        }
+        return written;
     }
 
-    private static void Plot(string path, IReadOnlyList<StepResult> rows, Func<StepResult, double> y, string yLabel)
+    private static string Lines(string dir, string file, string title, IReadOnlyList<StepResult> rows, Func<StepResult, double> y, string yLabel)
     {
         var plot = new ScottPlot.Plot();
         foreach (var g in rows.GroupBy(r => r.Server))
@@ -222,13 +439,52 @@ internal static class Charts
             scatter.MarkerSize = 8;
             scatter.LineWidth = 2;
         }
-        plot.Title($"Broadcast fan-out, 1 channel × {rows.FirstOrDefault()?.Subscribers ?? 0} subscribers");
+        plot.Title(title);
         plot.XLabel("publications per second");
         plot.YLabel(yLabel);
         plot.Axes.AutoScale();
         var limits = plot.Axes.GetLimits();
         plot.Axes.SetLimits(0, limits.Right * 1.05, 0, limits.Top * 1.1);
         plot.ShowLegend(ScottPlot.Alignment.UpperLeft);
-        plot.SavePng(path, 900, 560);
+        plot.SavePng(Path.Combine(dir, file), 900, 560);
+        return file;
+    }
+
+    private static string Bars(string dir, string file, string title, string yLabel, string[] servers, params (string Label, double[] Values)[] series)
+    {
+        var plot = new ScottPlot.Plot();
+        var palette = new ScottPlot.Palettes.Category10();
+        var width = 0.8 / series.Length;
+        for (var s = 0; s < series.Length; s++)
+        {
+            var bars = new List<ScottPlot.Bar>();
+            for (var i = 0; i < servers.Length; i++)
+            {
+                var v = series[s].Values[i];
+                bars.Add(new ScottPlot.Bar
+                {
+                    Position = i + ((s - ((series.Length - 1) / 2.0)) * width),
+                    Value = double.IsNaN(v) ? 0 : v,
+                    Size = width * 0.9,
+                    FillColor = palette.GetColor(s),
+                });
+            }
+            plot.Add.Bars(bars);
+            if (series.Length > 1)
+            {
+                plot.Legend.ManualItems.Add(new ScottPlot.LegendItem { LabelText = series[s].Label, FillColor = palette.GetColor(s) });
+            }
+        }
+        plot.Axes.Bottom.TickGenerator = new ScottPlot.TickGenerators.NumericManual(
+            Enumerable.Range(0, servers.Length).Select(i => (double)i).ToArray(), servers);
+        plot.Title(title);
+        plot.YLabel(yLabel);
+        plot.Axes.Margins(bottom: 0);
+        if (series.Length > 1)
+        {
+            plot.ShowLegend(ScottPlot.Alignment.UpperLeft);
+        }
+        plot.SavePng(Path.Combine(dir, file), 900, 560);
+        return file;
     }
 }

@@ -48,3 +48,11 @@ internal sealed class ProgressReporter(ProgressTask task, string resultsDir) : I
         task.Increment(steps);
     }
 }
+
+/// <summary>Forwards to the reporter of the moment (the progress display exists only while it runs).</summary>
+internal sealed class ForwardingReporter(Func<IReporter?> current) : IReporter
+{
+    public void Log(string message) => current()?.Log(message);
+
+    public void Advance(string? description, int steps) => current()?.Advance(description, steps);
+}

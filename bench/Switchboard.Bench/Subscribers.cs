@@ -13,6 +13,7 @@ internal abstract class Subscriber(int id, RunState run)
     private readonly SemaphoreSlim _sendLock = new(1, 1);
     private ClientWebSocket? _ws;
     private TaskCompletionSource _ready = new(TaskCreationOptions.RunContinuationsAsynchronously);
+    private TaskCompletionSource? _resume;
     private byte[] _seen = [];
     private long _delivered;
     private long _duplicates;
@@ -31,12 +32,39 @@ internal abstract class Subscriber(int id, RunState run)
 
     public string? LastCloseReason { get; private set; }
 
+    /// <summary>The close code the server sent, when the connection ended with a close frame.</summary>
+    public int? LastCloseCode { get; private set; }
+
+    /// <summary>Whether this subscriber's latencies go into the step's histogram (false: counted, not measured).</summary>
+    public bool Measured { get; set; } = true;
+
+    /// <summary>
+    /// Publications with sequence number <c>seq</c> where <c>seq % SeqStride == SeqOffset</c> are
+    /// this subscriber's (publications go round-robin over the rooms); 1 and 0 for one room.
+    /// </summary>
+    public int SeqStride { get; set; } = 1;
+
+    /// <inheritdoc cref="SeqStride"/>
+    public int SeqOffset { get; set; }
+
+    /// <summary>The HTTP stack the WebSocket handshake goes through (source address, socket buffers); null = the default.</summary>
+    public HttpMessageInvoker? Invoker { get; set; }
+
     /// <summary>Whether the sequence number was delivered in the current step.</summary>
-    public bool Seen(int seq) => (uint)seq < (uint)_seen.Length && _seen[seq] != 0;
+    public bool Seen(int seq)
+    {
+        if (seq % SeqStride != SeqOffset)
+        {
+            return false;
+        }
+        var local = seq / SeqStride;
+        return (uint)local < (uint)_seen.Length && _seen[local] != 0;
+    }
 
     /// <summary>Resets the per-step bookkeeping (between steps, while nothing of the new step flows).</summary>
-    public void PrepareStep(int capacity)
+    public void PrepareStep(int total)
     {
+        var capacity = (total + SeqStride - 1) / SeqStride;
         if (_seen.Length < capacity)
         {
             _seen = new byte[capacity];
@@ -49,6 +77,13 @@ internal abstract class Subscriber(int id, RunState run)
         Interlocked.Exchange(ref _duplicates, 0);
     }
 
+    /// <summary>Stops calling ReceiveAsync (after the message being read, if any): the socket backs up.</summary>
+    public void PauseReading() =>
+        Interlocked.CompareExchange(ref _resume, new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously), null);
+
+    /// <summary>Reads again after <see cref="PauseReading"/>.</summary>
+    public void ResumeReading() => Interlocked.Exchange(ref _resume, null)?.TrySetResult();
+
     protected abstract string Path { get; }
 
     public async Task ConnectAsync(Uri baseUri, TimeSpan timeout, CancellationToken ct)
@@ -60,8 +95,10 @@ internal abstract class Subscriber(int id, RunState run)
         cts.CancelAfter(timeout);
         try
         {
-            await ws.ConnectAsync(new Uri(baseUri, Path), cts.Token);
+            await ws.ConnectAsync(new Uri(baseUri, Path), Invoker, cts.Token);
             _ws = ws;
+            LastCloseCode = null;
+            LastCloseReason = null;
             _alive = true;
             _ = Task.Run(() => ReceiveLoopAsync(ws), CancellationToken.None);
             await OnOpenAsync();
@@ -80,6 +117,7 @@ internal abstract class Subscriber(int id, RunState run)
     {
         var ws = _ws;
         _alive = false;
+        ResumeReading();
         if (ws is null)
         {
             return;
@@ -144,19 +182,23 @@ internal abstract class Subscriber(int id, RunState run)
             return;
         }
         var seen = _seen;
-        if ((uint)seq >= (uint)seen.Length)
+        var local = seq / SeqStride;
+        if (seq % SeqStride != SeqOffset || (uint)local >= (uint)seen.Length)
         {
             state.CountForeign();
             return;
         }
-        if (seen[seq] != 0)
+        if (seen[local] != 0)
         {
             Interlocked.Increment(ref _duplicates);
             return;
         }
-        seen[seq] = 1;
+        seen[local] = 1;
         Interlocked.Increment(ref _delivered);
-        state.Record(Id, now - ts);
+        if (Measured)
+        {
+            state.Record(Id, now - ts);
+        }
     }
 
     private async Task ReceiveLoopAsync(ClientWebSocket ws)
@@ -167,6 +209,10 @@ internal abstract class Subscriber(int id, RunState run)
         {
             while (true)
             {
+                if (Volatile.Read(ref _resume) is { } paused)
+                {
+                    await paused.Task;
+                }
                 if (count == buffer.Length)
                 {
                     Array.Resize(ref buffer, buffer.Length * 2);
@@ -174,6 +220,7 @@ internal abstract class Subscriber(int id, RunState run)
                 var result = await ws.ReceiveAsync(buffer.AsMemory(count), CancellationToken.None);
                 if (result.MessageType == WebSocketMessageType.Close)
                 {
+                    LastCloseCode = (int?)ws.CloseStatus;
                     LastCloseReason = $"{(int?)ws.CloseStatus} {ws.CloseStatusDescription}";
                     break;
                 }

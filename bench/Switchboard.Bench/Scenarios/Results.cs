@@ -1,0 +1,202 @@
+namespace Switchboard.Bench;
+
+/// <summary>What every result row has: the scenario, the server, the repeat and how busy the generator was.</summary>
+internal interface IResultRow
+{
+    string Scenario { get; }
+
+    string Server { get; }
+
+    int Repeat { get; }
+
+    double GeneratorCpuPercent { get; }
+
+    /// <summary>The generator was at least <see cref="Saturation.Threshold"/> % busy: the figures may describe the generator.</summary>
+    bool GeneratorSaturated { get; }
+}
+
+/// <summary>When the load generator counts as saturated.</summary>
+internal static class Saturation
+{
+    public const double Threshold = 90;
+
+    public static bool Is(double generatorCpuPercent) => generatorCpuPercent >= Threshold;
+
+    public static string Mark(IResultRow r) => r.GeneratorSaturated ? " (GENERATOR SATURATED)" : "";
+}
+
+/// <summary>The measurements of one publishing step: one server, one publication rate, one repeat.</summary>
+internal sealed record StepResult : IResultRow
+{
+    public required string Scenario { get; init; }
+    public required string Server { get; init; }
+    public required int Repeat { get; init; }
+    /// <summary>Which step of a scenario with several kinds of step (slow-clients: baseline, slow); empty otherwise.</summary>
+    public required string Phase { get; init; }
+    public required int Rate { get; init; }
+    public required double DurationSeconds { get; init; }
+    public required int Channels { get; init; }
+    public required int PayloadBytes { get; init; }
+    /// <summary>Measured subscribers (slow-clients: the healthy ones).</summary>
+    public required int Subscribers { get; init; }
+    public required int ConnectedAtStart { get; init; }
+    public required long Attempted { get; init; }
+    /// <summary>Publish requests the server answered with success (the others are not expected anywhere).</summary>
+    public required long Published { get; init; }
+    public required long PublishErrors { get; init; }
+    public required long Expected { get; init; }
+    public required long Delivered { get; init; }
+    public required double DeliveriesPerSecond { get; init; }
+    /// <summary>Delivered ÷ the deliveries the acknowledged publications offered, in %.</summary>
+    public required double DeliveredPercent { get; init; }
+    public required long Lost { get; init; }
+    public required long Duplicates { get; init; }
+    public required int Disconnects { get; init; }
+    public required double P50Ms { get; init; }
+    public required double P99Ms { get; init; }
+    public required double P999Ms { get; init; }
+    public required double MaxMs { get; init; }
+    public required double MeanMs { get; init; }
+    public required double ServerCpuSeconds { get; init; }
+    public required double ServerCpuPercent { get; init; }
+    public required double ServerPeakRssMiB { get; init; }
+    /// <summary>Largest server RSS seen by sampling every 500 ms during the step.</summary>
+    public required double ServerRssSampledPeakMiB { get; init; }
+    /// <summary>Server RSS at the end of the step.</summary>
+    public required double ServerRssFinalMiB { get; init; }
+    public required double GeneratorCpuPercent { get; init; }
+    public required bool GeneratorSaturated { get; init; }
+    public required double MaxPublishLagMs { get; init; }
+    public required double DrainSeconds { get; init; }
+    public required double SettleSeconds { get; init; }
+}
+
+/// <summary>The slow-clients scenario's summary for one server and repeat: baseline against the slow step.</summary>
+internal sealed record SlowClientsResult : IResultRow
+{
+    public required string Scenario { get; init; }
+    public required string Server { get; init; }
+    public required int Repeat { get; init; }
+    public required int Healthy { get; init; }
+    public required int Slow { get; init; }
+    public required int Rate { get; init; }
+    public required int PayloadBytes { get; init; }
+    public required double BaselineP50Ms { get; init; }
+    public required double BaselineP99Ms { get; init; }
+    public required double SlowP50Ms { get; init; }
+    public required double SlowP99Ms { get; init; }
+    public required double P50ChangePercent { get; init; }
+    public required double P99ChangePercent { get; init; }
+    public required double BaselineRssPeakMiB { get; init; }
+    public required double SlowRssPeakMiB { get; init; }
+    public required double SlowRssFinalMiB { get; init; }
+    /// <summary>Lost and duplicated deliveries to healthy clients in the slow step.</summary>
+    public required long HealthyLost { get; init; }
+    public required long HealthyDuplicates { get; init; }
+    public required int HealthyDisconnects { get; init; }
+    /// <summary>Slow clients the server disconnected (by the end of the slow step, read after resuming them).</summary>
+    public required int SlowDisconnected { get; init; }
+    /// <summary>How the slow clients ended, e.g. "10× close 3008 slow" or "10× still connected".</summary>
+    public required string SlowOutcome { get; init; }
+    /// <summary>Seconds from the start of the slow step until the first slow client was seen disconnected, or NaN.</summary>
+    public required double FirstSlowDisconnectSeconds { get; init; }
+    public required double GeneratorCpuPercent { get; init; }
+    public required bool GeneratorSaturated { get; init; }
+}
+
+/// <summary>The idle scenario for one server and repeat: memory per idle connection.</summary>
+internal sealed record IdleResult : IResultRow
+{
+    public required string Scenario { get; init; }
+    public required string Server { get; init; }
+    public required int Repeat { get; init; }
+    public required int Connections { get; init; }
+    public required int Workers { get; init; }
+    public required int Channels { get; init; }
+    public required int Joined { get; init; }
+    public required int Failed { get; init; }
+    public required double ConnectSeconds { get; init; }
+    public required double ConnectsPerSecond { get; init; }
+    /// <summary>Joined connections still open after the quiet period.</summary>
+    public required int AliveAfterQuiet { get; init; }
+    public required double QuietSeconds { get; init; }
+    public required double RssBeforeMiB { get; init; }
+    public required double RssAfterMiB { get; init; }
+    public required double KiBPerConnection { get; init; }
+    public required double ServerPeakRssMiB { get; init; }
+    public required double ServerCpuSecondsConnect { get; init; }
+    /// <summary>Generator CPU (this process and its workers) during the connect phase, % of one core.</summary>
+    public required double GeneratorCpuPercent { get; init; }
+    public required bool GeneratorSaturated { get; init; }
+}
+
+/// <summary>The churn scenario for one server and repeat: connect → join → close as fast as the loops go.</summary>
+internal sealed record ChurnResult : IResultRow
+{
+    public required string Scenario { get; init; }
+    public required string Server { get; init; }
+    public required int Repeat { get; init; }
+    public required int Concurrency { get; init; }
+    public required int Sources { get; init; }
+    public required double DurationSeconds { get; init; }
+    public required long Completed { get; init; }
+    public required double ConnectsPerSecond { get; init; }
+    public required double P50Ms { get; init; }
+    public required double P99Ms { get; init; }
+    public required double MaxMs { get; init; }
+    public required long Errors { get; init; }
+    public required string FirstError { get; init; }
+    public required double ServerCpuSeconds { get; init; }
+    public required double ServerCpuPercent { get; init; }
+    /// <summary>Server CPU seconds per 1,000 completed connects.</summary>
+    public required double ServerCpuSecondsPer1000 { get; init; }
+    public required double ServerPeakRssMiB { get; init; }
+    public required double GeneratorCpuPercent { get; init; }
+    public required bool GeneratorSaturated { get; init; }
+}
+
+/// <summary>Every row of a run, by kind.</summary>
+internal sealed class ResultSet
+{
+    private readonly Lock _lock = new();
+
+    public List<StepResult> Steps { get; } = [];
+
+    public List<SlowClientsResult> SlowClients { get; } = [];
+
+    public List<IdleResult> Idle { get; } = [];
+
+    public List<ChurnResult> Churn { get; } = [];
+
+    public void Add(StepResult r)
+    {
+        lock (_lock)
+        {
+            Steps.Add(r);
+        }
+    }
+
+    public void Add(SlowClientsResult r)
+    {
+        lock (_lock)
+        {
+            SlowClients.Add(r);
+        }
+    }
+
+    public void Add(IdleResult r)
+    {
+        lock (_lock)
+        {
+            Idle.Add(r);
+        }
+    }
+
+    public void Add(ChurnResult r)
+    {
+        lock (_lock)
+        {
+            Churn.Add(r);
+        }
+    }
+}
