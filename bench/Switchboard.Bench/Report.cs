@@ -274,7 +274,6 @@ internal static class Report
         new("RSS final MiB", r => F(r.SlowRssFinalMiB, "F0")),
         new("healthy lost/dup/disc", r => $"{r.HealthyLost}/{r.HealthyDuplicates}/{r.HealthyDisconnects}"),
         new("slow disconnected", r => $"{r.SlowDisconnected}/{r.Slow}"),
-        new("first after s", r => F(r.FirstSlowDisconnectSeconds, "F1"), false),
         new("slow clients' end", r => r.SlowOutcome),
         new("gen CPU %", Gen),
     ];

@@ -98,8 +98,6 @@ internal sealed record SlowClientsResult : IResultRow
     public required int SlowDisconnected { get; init; }
     /// <summary>How the slow clients ended, e.g. "10× close 3008 slow" or "10× still connected".</summary>
     public required string SlowOutcome { get; init; }
-    /// <summary>Seconds from the start of the slow step until the first slow client was seen disconnected, or NaN.</summary>
-    public required double FirstSlowDisconnectSeconds { get; init; }
     public required double GeneratorCpuPercent { get; init; }
     public required bool GeneratorSaturated { get; init; }
 }
