@@ -64,6 +64,8 @@ internal sealed class SwitchboardServer : ServerKind
         psi.Environment["Switchboard__Api__Key"] = ApiKey;
         psi.Environment["Switchboard__Client__AllowAnonymousConnectWithoutToken"] = "true";
         psi.Environment["Switchboard__Client__UserConnectionLimit"] = "0";
+        // The idle scenario holds ~20,000 connections: above the node's default cap would answer 503.
+        psi.Environment["Switchboard__Client__MaxConnections"] = "1000000";
         psi.Environment["Switchboard__Namespaces__bench__AllowSubscribeForClient"] = "true";
         psi.Environment["Switchboard__Namespaces__bench__AllowSubscribeForAnonymous"] = "true";
         psi.Environment["Logging__LogLevel__Default"] = "Warning";
@@ -196,6 +198,7 @@ internal sealed class ServerProcess : IAsyncDisposable
         {
             psi = inner;
         }
+        psi = WithOpenFilesLimit(psi);
         psi.UseShellExecute = false;
         psi.RedirectStandardOutput = true;
         psi.RedirectStandardError = true;
@@ -209,6 +212,47 @@ internal sealed class ServerProcess : IAsyncDisposable
         process.BeginOutputReadLine();
         process.BeginErrorReadLine();
         return server;
+    }
+
+    /// <summary>
+    /// Runs the server through <c>prlimit</c> with its soft open-files limit raised to the hard limit
+    /// (the idle scenario holds ~20,000 connections); prlimit execs the command, so the pid stays the server's.
+    /// </summary>
+    private static ProcessStartInfo WithOpenFilesLimit(ProcessStartInfo inner)
+    {
+        var hard = HardOpenFilesLimit();
+        var prlimit = new[] { "/usr/bin/prlimit", "/bin/prlimit" }.FirstOrDefault(File.Exists);
+        if (hard is null || prlimit is null)
+        {
+            return inner;
+        }
+        var psi = new ProcessStartInfo(prlimit) { WorkingDirectory = inner.WorkingDirectory };
+        psi.ArgumentList.Add($"--nofile={hard}:{hard}");
+        psi.ArgumentList.Add(inner.FileName);
+        foreach (var a in inner.ArgumentList)
+        {
+            psi.ArgumentList.Add(a);
+        }
+        foreach (var (k, v) in inner.Environment)
+        {
+            psi.Environment[k] = v;
+        }
+        return psi;
+    }
+
+    /// <summary>The hard RLIMIT_NOFILE of this process ("unlimited" or unreadable: null).</summary>
+    private static string? HardOpenFilesLimit()
+    {
+        try
+        {
+            var line = File.ReadLines("/proc/self/limits").FirstOrDefault(l => l.StartsWith("Max open files", StringComparison.Ordinal));
+            var fields = line?["Max open files".Length..].Split(' ', StringSplitOptions.RemoveEmptyEntries);
+            return fields is { Length: >= 2 } && long.TryParse(fields[1], System.Globalization.NumberStyles.None, System.Globalization.CultureInfo.InvariantCulture, out _) ? fields[1] : null;
+        }
+        catch (IOException)
+        {
+            return null;
+        }
     }
 
     public async Task WaitHealthyAsync(string path, TimeSpan timeout, CancellationToken ct)
