@@ -75,7 +75,9 @@ internal sealed class Options
                                 127.0.0.x address; server RSS before and after --quiet (10) s → KiB/connection
             churn               --concurrency (50) loops of connect → join → close for --duration (10) s,
                                 spread over --sources (4) source addresses; connects/s, latency, server CPU
-          --servers LIST        switchboard,signalr,socketio (default: all three, in that order)
+          --servers LIST        switchboard,signalr,socketio (default: these three, in that order); also
+                                nchan (nginx + Nchan), and signalr-redis, socketio-redis, nchan-redis (each
+                                with its Redis backplane and a redis-server of its own on the server core)
           --subscribers N       WebSocket subscribers (default: per scenario, above)
           --channels N          rooms for many-channels and idle (default 100)
           --rates LIST          publications per second, one step each (default: per scenario, above)
@@ -116,9 +118,9 @@ internal sealed class Options
                         .Select(s => s.ToLowerInvariant()).ToArray();
                     foreach (var s in o.Servers)
                     {
-                        if (s is not ("switchboard" or "signalr" or "socketio"))
+                        if (!ServerKind.Names.Contains(s))
                         {
-                            throw new ArgumentException($"unknown server '{s}' (known: switchboard, signalr, socketio)");
+                            throw new ArgumentException($"unknown server '{s}' (known: {string.Join(", ", ServerKind.Names)})");
                         }
                     }
                     break;

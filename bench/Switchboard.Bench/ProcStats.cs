@@ -8,7 +8,7 @@ internal static partial class ProcStats
 {
     private const int ScClkTck = 2; // _SC_CLK_TCK on Linux
 
-    private static readonly double TicksPerSecond = ReadClockTicks();
+    internal static readonly double TicksPerSecond = ReadClockTicks();
 
     /// <summary>utime + stime of the process in seconds (all its threads), or NaN when it is gone.</summary>
     public static double CpuSeconds(int pid)

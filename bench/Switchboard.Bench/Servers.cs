@@ -11,13 +11,26 @@ internal abstract class ServerKind
     public const string ApiKey = "bench-api-key-0123456789";
     public const string Room = "room";
 
+    /// <summary>Every server kind, in the order the usage text lists them.</summary>
+    public static readonly IReadOnlyList<string> Names =
+        ["switchboard", "signalr", "socketio", "nchan", "signalr-redis", "socketio-redis", "nchan-redis"];
+
     public abstract string Name { get; }
 
-    /// <summary>The command (without taskset) and its environment.</summary>
-    public abstract ProcessStartInfo StartInfo(string repoRoot, int port);
+    /// <summary>Whether this server needs a Redis sidecar (its URL is then in <see cref="ServerLaunch.RedisUrl"/>).</summary>
+    public virtual bool UsesRedis => false;
+
+    /// <summary>The command (without taskset) and its environment; may write files into the run directory.</summary>
+    public abstract ProcessStartInfo StartInfo(ServerLaunch launch);
 
     /// <summary>A path that answers 200 once the server accepts connections.</summary>
     public abstract string HealthPath { get; }
+
+    /// <summary>
+    /// A request that must also succeed (2xx) before the server counts as ready, for servers whose
+    /// health path answers before they can publish (Nchan before its Redis link is up); null: none.
+    /// </summary>
+    public virtual HttpRequestMessage? ReadinessProbe() => null;
 
     /// <summary>The file that must exist before the server can start (a build output).</summary>
     public abstract string RequiredFile(string repoRoot);
@@ -31,13 +44,23 @@ internal abstract class ServerKind
     public static ServerKind Create(string name) => name switch
     {
         "switchboard" => new SwitchboardServer(),
-        "signalr" => new SignalRServer(),
-        "socketio" => new SocketIoServer(),
+        "signalr" => new SignalRServer(redis: false),
+        "socketio" => new SocketIoServer(redis: false),
+        "nchan" => new NchanServer(redis: false),
+        "signalr-redis" => new SignalRServer(redis: true),
+        "socketio-redis" => new SocketIoServer(redis: true),
+        "nchan-redis" => new NchanServer(redis: true),
         _ => throw new ArgumentException($"unknown server '{name}'"),
     };
 
     protected static StringContent Json(string body) => new(body, Encoding.UTF8, "application/json");
 }
+
+/// <summary>
+/// What one server run starts with: the repository, the server's port, a private temporary
+/// directory (deleted after the run) and, for the "-redis" kinds, the Redis sidecar's URL.
+/// </summary>
+internal sealed record ServerLaunch(string RepoRoot, int Port, string RunDirectory, string? RedisUrl);
 
 internal sealed class SwitchboardServer : ServerKind
 {
@@ -50,9 +73,9 @@ internal sealed class SwitchboardServer : ServerKind
     public override string RequiredFile(string repoRoot) =>
         Path.Combine(repoRoot, "src/Switchboard.Server/bin/Release/net10.0/Switchboard.Server.dll");
 
-    public override ProcessStartInfo StartInfo(string repoRoot, int port)
+    public override ProcessStartInfo StartInfo(ServerLaunch launch)
     {
-        var dll = RequiredFile(repoRoot);
+        var dll = RequiredFile(launch.RepoRoot);
         var psi = new ProcessStartInfo("dotnet")
         {
             // appsettings.json is read from the content root, the working directory.
@@ -60,7 +83,7 @@ internal sealed class SwitchboardServer : ServerKind
         };
         psi.ArgumentList.Add(dll);
         psi.ArgumentList.Add("--urls");
-        psi.ArgumentList.Add($"http://127.0.0.1:{port}");
+        psi.ArgumentList.Add($"http://127.0.0.1:{launch.Port}");
         psi.Environment["Switchboard__Api__Key"] = ApiKey;
         psi.Environment["Switchboard__Client__AllowAnonymousConnectWithoutToken"] = "true";
         psi.Environment["Switchboard__Client__UserConnectionLimit"] = "0";
@@ -86,71 +109,32 @@ internal sealed class SwitchboardServer : ServerKind
     }
 }
 
-internal sealed class SignalRServer : ServerKind
-{
-    public override string Name => "signalr";
-
-    public override string HealthPath => "/healthz";
-
-    public override string RequiredFile(string repoRoot) =>
-        Path.Combine(repoRoot, "bench/peers/signalr/bin/Release/net10.0/Switchboard.Bench.SignalRPeer.dll");
-
-    public override ProcessStartInfo StartInfo(string repoRoot, int port)
-    {
-        var dll = RequiredFile(repoRoot);
-        var psi = new ProcessStartInfo("dotnet") { WorkingDirectory = Path.GetDirectoryName(dll)! };
-        psi.ArgumentList.Add(dll);
-        psi.ArgumentList.Add("--urls");
-        psi.ArgumentList.Add($"http://127.0.0.1:{port}");
-        psi.Environment["Logging__LogLevel__Default"] = "Warning";
-        return psi;
-    }
-
-    public override Subscriber CreateSubscriber(int id, RunState run, string room) => new SignalRSubscriber(id, run, room);
-
-    public override HttpRequestMessage PublishRequest(string room, string payload) =>
-        new(HttpMethod.Post, "/publish") { Content = Json($"{{\"group\":\"{room}\",\"data\":{payload}}}") };
-}
-
-internal sealed class SocketIoServer : ServerKind
-{
-    public override string Name => "socketio";
-
-    public override string HealthPath => "/healthz";
-
-    public override string RequiredFile(string repoRoot) =>
-        Path.Combine(repoRoot, "bench/peers/socketio/node_modules/socket.io/package.json");
-
-    public override ProcessStartInfo StartInfo(string repoRoot, int port)
-    {
-        var dir = Path.Combine(repoRoot, "bench/peers/socketio");
-        var psi = new ProcessStartInfo("node") { WorkingDirectory = dir };
-        psi.ArgumentList.Add(Path.Combine(dir, "server.mjs"));
-        psi.ArgumentList.Add(port.ToString(System.Globalization.CultureInfo.InvariantCulture));
-        psi.Environment["NODE_ENV"] = "production";
-        return psi;
-    }
-
-    public override Subscriber CreateSubscriber(int id, RunState run, string room) => new SocketIoSubscriber(id, run, room);
-
-    public override HttpRequestMessage PublishRequest(string room, string payload) =>
-        new(HttpMethod.Post, "/publish") { Content = Json($"{{\"room\":\"{room}\",\"data\":{payload}}}") };
-}
-
-/// <summary>A server process this run started (pinned with taskset); stopped by its own id only.</summary>
+/// <summary>
+/// A server under test this run started (pinned with taskset), with everything that belongs to it:
+/// its child processes (nginx's workers), a Redis sidecar for the "-redis" kinds, and a private
+/// temporary directory. Stopped by its own process ids only.
+/// </summary>
 internal sealed class ServerProcess : IAsyncDisposable
 {
     private readonly Process _process;
+    private readonly ServerKind _kind;
     private readonly StreamWriter _log;
-    private readonly Lock _logLock = new();
+    private readonly Lock _logLock;
+    private readonly RedisSidecar? _redis;
+    private readonly string _runDirectory;
 
-    private ServerProcess(Process process, StreamWriter log, int port)
+    private ServerProcess(Process process, ServerKind kind, StreamWriter log, Lock logLock, int port, RedisSidecar? redis, string runDirectory)
     {
         _process = process;
+        _kind = kind;
         _log = log;
+        _logLock = logLock;
         Port = port;
+        _redis = redis;
+        _runDirectory = runDirectory;
     }
 
+    /// <summary>The server's own process (nginx: the master).</summary>
     public int Pid => _process.Id;
 
     public int Port { get; }
@@ -159,59 +143,126 @@ internal sealed class ServerProcess : IAsyncDisposable
 
     public Uri BaseUri => new($"http://127.0.0.1:{Port}");
 
-    /// <summary>
-    /// CPU seconds (utime + stime) of every process that makes up this server under test
-    /// (today the one process; servers with workers or sidecars sum them all here).
-    /// </summary>
-    public double CpuSeconds() => ProcStats.CpuSeconds(Pid);
+    public Uri WebSocketBaseUri => new($"ws://127.0.0.1:{Port}");
 
-    /// <summary>Peak resident memory (VmHWM) of every process of this server, summed, in MiB.</summary>
-    public double PeakRssMiB() => ProcStats.PeakRssMiB(Pid);
+    /// <summary>
+    /// Every live process of the server side: the server, its descendants (nginx's workers) and the
+    /// Redis sidecar when there is one.
+    /// </summary>
+    public IReadOnlyList<int> Pids()
+    {
+        var pids = ProcessTree.Of(_process.Id);
+        if (_redis is not null)
+        {
+            pids.AddRange(ProcessTree.Of(_redis.Pid));
+        }
+        return pids;
+    }
+
+    /// <summary>
+    /// CPU seconds (utime + stime) of every process that makes up this server under test, summed:
+    /// the server, its child processes (also those that have exited, through cutime + cstime) and
+    /// the Redis sidecar. NaN when the server is gone.
+    /// </summary>
+    public double CpuSeconds() => _process.HasExited ? double.NaN : ProcessTree.CpuSeconds(Pids());
+
+    /// <summary>
+    /// Peak resident memory (VmHWM) of every process of this server, summed, in MiB (each process's
+    /// own peak, so an upper bound of the peak of the sum; shared memory counts once per process
+    /// that touched it).
+    /// </summary>
+    public double PeakRssMiB() => _process.HasExited ? double.NaN : ProcessTree.Sum(Pids(), ProcStats.PeakRssMiB);
 
     /// <summary>Current resident memory (VmRSS) of every process of this server, summed, in MiB.</summary>
-    public double RssMiB() => ProcStats.RssMiB(Pid);
-
-    public Uri WebSocketBaseUri => new($"ws://127.0.0.1:{Port}");
+    public double RssMiB() => _process.HasExited ? double.NaN : ProcessTree.Sum(Pids(), ProcStats.RssMiB);
 
     public static ServerProcess Start(ServerKind kind, string repoRoot, int? core, string logPath)
     {
-        var port = FreePort();
-        var inner = kind.StartInfo(repoRoot, port);
-        ProcessStartInfo psi;
-        if (core is { } c)
+        var runDirectory = Directory.CreateTempSubdirectory("switchboard-bench-").FullName;
+        if (!OperatingSystem.IsWindows())
         {
-            // taskset execs the server: the pid we get is the server's own.
-            psi = new ProcessStartInfo("taskset") { WorkingDirectory = inner.WorkingDirectory };
-            psi.ArgumentList.Add("-c");
-            psi.ArgumentList.Add(c.ToString(System.Globalization.CultureInfo.InvariantCulture));
-            psi.ArgumentList.Add(inner.FileName);
-            foreach (var a in inner.ArgumentList)
-            {
-                psi.ArgumentList.Add(a);
-            }
-            foreach (var (k, v) in inner.Environment)
-            {
-                psi.Environment[k] = v;
-            }
+            // Readable by nginx's workers, which drop root for nobody.
+            File.SetUnixFileMode(
+                runDirectory,
+                UnixFileMode.UserRead | UnixFileMode.UserWrite | UnixFileMode.UserExecute |
+                UnixFileMode.GroupRead | UnixFileMode.GroupExecute | UnixFileMode.OtherRead | UnixFileMode.OtherExecute);
         }
-        else
-        {
-            psi = inner;
-        }
-        psi = WithOpenFilesLimit(psi);
-        psi.UseShellExecute = false;
-        psi.RedirectStandardOutput = true;
-        psi.RedirectStandardError = true;
-        psi.RedirectStandardInput = true;
         var log = new StreamWriter(logPath, append: true) { AutoFlush = true };
-        log.WriteLine($"# {kind.Name}: {psi.FileName} {string.Join(' ', psi.ArgumentList)}");
-        var process = Process.Start(psi) ?? throw new InvalidOperationException($"cannot start {kind.Name}");
-        var server = new ServerProcess(process, log, port);
-        process.OutputDataReceived += (_, e) => server.WriteLog(e.Data);
-        process.ErrorDataReceived += (_, e) => server.WriteLog(e.Data);
-        process.BeginOutputReadLine();
-        process.BeginErrorReadLine();
-        return server;
+        var logLock = new Lock();
+        void Log(string? line)
+        {
+            if (line is null)
+            {
+                return;
+            }
+            lock (logLock)
+            {
+                try
+                {
+                    log.WriteLine(line);
+                }
+                catch (ObjectDisposedException)
+                {
+                }
+            }
+        }
+
+        RedisSidecar? redis = null;
+        try
+        {
+            if (kind.UsesRedis)
+            {
+                redis = RedisSidecar.Start(core, runDirectory, Log, TimeSpan.FromSeconds(15));
+            }
+            var port = FreePort();
+            var psi = Pinned(kind.StartInfo(new ServerLaunch(repoRoot, port, runDirectory, redis?.Url)), core);
+            psi = WithOpenFilesLimit(psi);
+            psi.UseShellExecute = false;
+            psi.RedirectStandardOutput = true;
+            psi.RedirectStandardError = true;
+            psi.RedirectStandardInput = true;
+            Log($"# {kind.Name}: {psi.FileName} {string.Join(' ', psi.ArgumentList)}");
+            var process = Process.Start(psi) ?? throw new InvalidOperationException($"cannot start {kind.Name}");
+            var server = new ServerProcess(process, kind, log, logLock, port, redis, runDirectory);
+            process.OutputDataReceived += (_, e) => Log(e.Data);
+            process.ErrorDataReceived += (_, e) => Log(e.Data);
+            process.BeginOutputReadLine();
+            process.BeginErrorReadLine();
+            return server;
+        }
+        catch
+        {
+            if (redis is not null)
+            {
+                redis.DisposeAsync().AsTask().GetAwaiter().GetResult();
+            }
+            log.Dispose();
+            DeleteRunDirectory(runDirectory);
+            throw;
+        }
+    }
+
+    /// <summary>The command under <c>taskset -c CORE</c> (taskset execs it: the pid is the command's own).</summary>
+    public static ProcessStartInfo Pinned(ProcessStartInfo inner, int? core)
+    {
+        if (core is not { } c)
+        {
+            return inner;
+        }
+        var psi = new ProcessStartInfo("taskset") { WorkingDirectory = inner.WorkingDirectory };
+        psi.ArgumentList.Add("-c");
+        psi.ArgumentList.Add(c.ToString(System.Globalization.CultureInfo.InvariantCulture));
+        psi.ArgumentList.Add(inner.FileName);
+        foreach (var a in inner.ArgumentList)
+        {
+            psi.ArgumentList.Add(a);
+        }
+        psi.Environment.Clear(); // exactly the command's environment (variables it removed stay removed)
+        foreach (var (k, v) in inner.Environment)
+        {
+            psi.Environment[k] = v;
+        }
+        return psi;
     }
 
     /// <summary>
@@ -268,7 +319,7 @@ internal sealed class ServerProcess : IAsyncDisposable
             try
             {
                 using var response = await http.GetAsync(path, ct);
-                if (response.StatusCode == HttpStatusCode.OK)
+                if (response.StatusCode == HttpStatusCode.OK && await ProbeAsync(http, ct))
                 {
                     return;
                 }
@@ -284,11 +335,25 @@ internal sealed class ServerProcess : IAsyncDisposable
         throw new TimeoutException($"server not healthy at {path} after {timeout.TotalSeconds} s");
     }
 
+    private async Task<bool> ProbeAsync(HttpClient http, CancellationToken ct)
+    {
+        using var probe = _kind.ReadinessProbe();
+        if (probe is null)
+        {
+            return true;
+        }
+        using var response = await http.SendAsync(probe, ct);
+        return response.IsSuccessStatusCode;
+    }
+
     public async ValueTask DisposeAsync()
     {
+        // The server's descendants (nginx's workers), named by pid and start time, so that one that
+        // outlives its parent is stopped too, and only if it is still that same process.
+        var descendants = ProcessTree.Of(_process.Id).Skip(1).Select(p => (Pid: p, Start: ProcessTree.StartTime(p))).ToList();
         if (!_process.HasExited)
         {
-            ProcStats.Signal(_process.Id, 15); // SIGTERM to this process only
+            ProcStats.Signal(_process.Id, 15); // SIGTERM to this process only (nginx: it stops its workers)
             using var cts = new CancellationTokenSource(TimeSpan.FromSeconds(20));
             try
             {
@@ -304,33 +369,42 @@ internal sealed class ServerProcess : IAsyncDisposable
         {
             await _process.WaitForExitAsync(CancellationToken.None);
         }
+        foreach (var (pid, start) in descendants)
+        {
+            for (var i = 0; i < 50 && start >= 0 && ProcessTree.StartTime(pid) == start; i++)
+            {
+                if (i == 30)
+                {
+                    ProcStats.Signal(pid, 9);
+                }
+                await Task.Delay(100, CancellationToken.None);
+            }
+        }
+        if (_redis is not null)
+        {
+            await _redis.DisposeAsync();
+        }
         lock (_logLock)
         {
             _log.WriteLine($"# exited with code {_process.ExitCode}");
             _log.Dispose();
         }
         _process.Dispose();
+        DeleteRunDirectory(_runDirectory);
     }
 
-    private void WriteLog(string? line)
+    private static void DeleteRunDirectory(string path)
     {
-        if (line is null)
+        try
         {
-            return;
+            Directory.Delete(path, recursive: true);
         }
-        lock (_logLock)
+        catch (Exception e) when (e is IOException or UnauthorizedAccessException)
         {
-            try
-            {
-                _log.WriteLine(line);
-            }
-            catch (ObjectDisposedException)
-            {
-            }
         }
     }
 
-    private static int FreePort()
+    internal static int FreePort()
     {
         using var listener = new TcpListener(IPAddress.Loopback, 0);
         listener.Start();

@@ -30,7 +30,6 @@ internal abstract class Scenario(ScenarioContext context)
         "broadcast" => new BroadcastScenario(context),
         "many-channels" => new ManyChannelsScenario(context),
         "slow-clients" => new SlowClientsScenario(context),
-        "idle" => new IdleScenario(context),
         _ => throw new ArgumentException($"unknown scenario '{name}'"),
     };
 

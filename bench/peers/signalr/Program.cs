@@ -6,14 +6,23 @@
 //   receive:  the client method "pub" with the published data
 //   publish:  POST /publish {"group": "...", "data": <any JSON>} → Clients.Group(group).SendAsync("pub", data)
 //
-// Listens where --urls says (default http://127.0.0.1:5000). Single node, in-memory (no backplane).
+// Listens where --urls says (default http://127.0.0.1:5000). Single node, in-memory (no backplane),
+// unless env REDIS_URL is set (redis://host:port): then the Redis backplane from
+// Microsoft.AspNetCore.SignalR.StackExchangeRedis carries every group send through Redis
+// (AddSignalR().AddStackExchangeRedis(connection string), as the SignalR scale-out docs show it).
 using System.Text.Json;
 using Microsoft.AspNetCore.Http.Connections;
 using Microsoft.AspNetCore.SignalR;
 
 var builder = WebApplication.CreateBuilder(args);
 builder.Logging.SetMinimumLevel(LogLevel.Warning);
-builder.Services.AddSignalR();
+var signalR = builder.Services.AddSignalR();
+if (Environment.GetEnvironmentVariable("REDIS_URL") is { Length: > 0 } redisUrl)
+{
+    // StackExchange.Redis takes "host:port" rather than a redis:// URL.
+    var redis = new Uri(redisUrl);
+    signalR.AddStackExchangeRedis($"{redis.Host}:{(redis.Port > 0 ? redis.Port : 6379)}");
+}
 
 var app = builder.Build();
 
