@@ -24,6 +24,11 @@ if (options.Help)
     Console.WriteLine(Options.Usage);
     return 0;
 }
+if (options.Worker is not null)
+{
+    // A generator worker started by the idle scenario: JSON lines on stdout, commands on stdin.
+    return await IdleWorker.RunAsync(options);
+}
 
 const string PinnedMarker = "SWITCHBOARD_BENCH_PINNED";
 if (!options.NoPin && Environment.GetEnvironmentVariable(PinnedMarker) != "1")

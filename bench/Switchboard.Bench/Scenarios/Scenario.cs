@@ -30,6 +30,8 @@ internal abstract class Scenario(ScenarioContext context)
         "broadcast" => new BroadcastScenario(context),
         "many-channels" => new ManyChannelsScenario(context),
         "slow-clients" => new SlowClientsScenario(context),
+        "idle" => new IdleScenario(context),
+        "churn" => new ChurnScenario(context),
         _ => throw new ArgumentException($"unknown scenario '{name}'"),
     };
 
