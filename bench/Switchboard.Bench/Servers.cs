@@ -284,6 +284,7 @@ internal sealed class ServerProcess : IAsyncDisposable
         {
             psi.ArgumentList.Add(a);
         }
+        psi.Environment.Clear(); // exactly the command's environment (REDIS_URL removed stays removed)
         foreach (var (k, v) in inner.Environment)
         {
             psi.Environment[k] = v;
