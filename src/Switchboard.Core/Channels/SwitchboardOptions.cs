@@ -79,6 +79,13 @@ public sealed class ClientOptions
     /// <summary>Largest incoming message (close 1009 past it).</summary>
     public int MaxMessageBytes { get; set; } = 64 * 1024;
 
+    /// <summary>
+    /// Serve plain WebSocket upgrades of <c>/connection/websocket</c> at the connection level
+    /// (own RFC 6455 framing on Kestrel's pipes) instead of through the HTTP pipeline: less memory
+    /// per connection and less CPU per message. Off: every connection goes through ASP.NET Core.
+    /// </summary>
+    public bool WebSocketFastPath { get; set; } = true;
+
     /// <summary>How long a publish idempotency key is remembered.</summary>
     public TimeSpan IdempotentResultTtl { get; set; } = TimeSpan.FromMinutes(5);
 

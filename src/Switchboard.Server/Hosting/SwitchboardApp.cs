@@ -54,6 +54,11 @@ public static class SwitchboardApp
         {
             throw new OptionsValidationException(SwitchboardOptions.Section, typeof(SwitchboardOptions), unknown);
         }
+        if (builder.Configuration.GetValue($"{SwitchboardOptions.Section}:Client:{nameof(ClientOptions.WebSocketFastPath)}", true))
+        {
+            builder.WebHost.ConfigureKestrel(kestrel => kestrel.ConfigureEndpointDefaults(listen =>
+                listen.Use(next => new WebSocketConnectionMiddleware(next, listen.ApplicationServices).OnConnectionAsync)));
+        }
         AddSwitchboard(builder.Services, builder.Configuration);
         configureServices?.Invoke(builder.Services);
 

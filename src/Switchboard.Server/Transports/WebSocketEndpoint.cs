@@ -11,6 +11,8 @@ namespace Switchboard.Server.Transports;
 /// <summary>Maps <c>GET /connection/websocket</c>: the bidirectional JSON protocol.</summary>
 internal static class WebSocketEndpoint
 {
+    private const int ReadBufferBytes = 4096;
+
     public static void MapWebSocketTransport(this WebApplication app)
         => app.Map("/connection/websocket", HandleAsync).ExcludeFromDescription();
 
@@ -52,14 +54,21 @@ internal static class WebSocketEndpoint
 
     private static async Task ReadLoopAsync(WebSocket socket, Client client, int maxMessageBytes, CancellationToken ct)
     {
-        var buffer = ArrayPool<byte>.Shared.Rent(4096);
+        // An idle connection holds no read buffer: it waits with a zero-byte receive (which
+        // returns once a frame header has arrived) and rents a buffer only for the message.
+        byte[]? buffer = null;
         try
         {
             while (client.State != ClientState.Closed)
             {
                 var length = 0;
-                ValueWebSocketReceiveResult received;
-                do
+                var received = await socket.ReceiveAsync(Memory<byte>.Empty, ct).ConfigureAwait(false);
+                if (received.MessageType == WebSocketMessageType.Close)
+                {
+                    return;
+                }
+                buffer ??= ArrayPool<byte>.Shared.Rent(ReadBufferBytes);
+                while (!received.EndOfMessage)
                 {
                     if (length == maxMessageBytes)
                     {
@@ -78,8 +87,11 @@ internal static class WebSocketEndpoint
                     var room = Math.Min(buffer.Length, maxMessageBytes) - length;
                     received = await socket.ReceiveAsync(buffer.AsMemory(length, room), ct).ConfigureAwait(false);
                     length += received.Count;
+                    if (received.MessageType == WebSocketMessageType.Close)
+                    {
+                        break;
+                    }
                 }
-                while (!received.EndOfMessage && received.MessageType != WebSocketMessageType.Close);
 
                 if (received.MessageType == WebSocketMessageType.Close)
                 {
@@ -93,12 +105,18 @@ internal static class WebSocketEndpoint
                     return;
                 }
                 await client.HandleFrameAsync(buffer.AsMemory(0, length), ct).ConfigureAwait(false);
+                ArrayPool<byte>.Shared.Return(buffer);
+                buffer = null;
             }
+            buffer ??= ArrayPool<byte>.Shared.Rent(ReadBufferBytes);
             await DrainUntilClosedAsync(socket, buffer, ct).ConfigureAwait(false);
         }
         finally
         {
-            ArrayPool<byte>.Shared.Return(buffer);
+            if (buffer is not null)
+            {
+                ArrayPool<byte>.Shared.Return(buffer);
+            }
         }
     }
 
