@@ -49,6 +49,9 @@ if (!options.NoPin && Environment.GetEnvironmentVariable(PinnedMarker) != "1")
         psi.ArgumentList.Add(a);
     }
     psi.Environment[PinnedMarker] = "1";
+    // The generator's sockets complete on the epoll thread instead of hopping to the thread pool:
+    // about a third less CPU per received message, so the generator is less often what limits a figure.
+    psi.Environment[GeneratorTuning.InlineSocketCompletions] = "1";
     try
     {
         using var child = Process.Start(psi)!;

@@ -215,7 +215,10 @@ internal sealed class ServerProcess : IAsyncDisposable
                 redis = RedisSidecar.Start(core, runDirectory, Log, TimeSpan.FromSeconds(15));
             }
             var port = FreePort();
-            var psi = Pinned(kind.StartInfo(new ServerLaunch(repoRoot, port, runDirectory, redis?.Url)), core);
+            var inner = kind.StartInfo(new ServerLaunch(repoRoot, port, runDirectory, redis?.Url));
+            // The generator's own runtime tuning is not the server's.
+            inner.Environment.Remove(GeneratorTuning.InlineSocketCompletions);
+            var psi = Pinned(inner, core);
             psi = WithOpenFilesLimit(psi);
             psi.UseShellExecute = false;
             psi.RedirectStandardOutput = true;

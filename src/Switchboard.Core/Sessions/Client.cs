@@ -1,6 +1,5 @@
 using System.Buffers;
 using System.Collections.Concurrent;
-using System.Threading.Channels;
 using Microsoft.Extensions.Logging;
 using Switchboard.Protocol;
 
@@ -15,8 +14,14 @@ internal sealed partial class Client
 {
     private readonly Node _node;
     private readonly ITransport _transport;
-    private readonly Channel<ReadOnlyMemory<byte>> _outbound = Channel.CreateUnbounded<ReadOnlyMemory<byte>>(
-        new UnboundedChannelOptions { SingleReader = true, SingleWriter = false });
+    // The outbound queue. Whoever finds the connection idle writes it out on its own thread (no
+    // hand-off per message); a write that cannot complete at once continues asynchronously, and
+    // everything queued behind it is joined into as few frames as possible.
+    private readonly Lock _queueLock = new();
+    private readonly Queue<ReadOnlyMemory<byte>> _queue = new();
+    private bool _draining;   // under _queueLock: a drain is running (inline or resumed)
+    private bool _completed;  // under _queueLock: the connection is closing; the drain then ends it
+    private readonly TaskCompletionSource _writerDone = new(TaskCreationOptions.RunContinuationsAsynchronously);
     private readonly ConcurrentDictionary<string, ClientSubscription> _subscriptions = new(StringComparer.Ordinal);
     private readonly CancellationTokenSource _closed = new();
     // Cancels a write stuck on a peer that stopped reading, so a slow client can be dropped.
@@ -48,7 +53,6 @@ internal sealed partial class Client
         Id = Guid.NewGuid().ToString();
         _commandTokens = node.Options.Client.CommandBurst;
         _commandRefilledAt = node.Time.GetTimestamp();
-        Writer = Task.Run(RunWriterAsync);
     }
 
     public string Id { get; }
@@ -67,8 +71,8 @@ internal sealed partial class Client
 
     public string TransportName => _transport.Name;
 
-    /// <summary>Completes when the writer loop has ended (after the close frame, if any).</summary>
-    public Task Writer { get; }
+    /// <summary>Completes when the connection's writing has ended (after the close frame, if any).</summary>
+    public Task Writer => _writerDone.Task;
 
     /// <summary>Cancelled when the connection is closed.</summary>
     public CancellationToken Closed => _closed.Token;
@@ -103,11 +107,22 @@ internal sealed partial class Client
             Disconnect(Protocol.Disconnect.Slow, abort: true);
             return false;
         }
-        if (!_outbound.Writer.TryWrite(message))
+        lock (_queueLock)
         {
-            Interlocked.Add(ref _queuedBytes, -message.Length);
-            return false;
+            if (_completed)
+            {
+                Interlocked.Add(ref _queuedBytes, -message.Length);
+                return false;
+            }
+            _queue.Enqueue(message);
+            if (_draining)
+            {
+                return true;
+            }
+            _draining = true;
         }
+        // Runs here, synchronously, until a write has to wait; then it continues on its own.
+        _ = DrainAsync();
         return true;
     }
 
@@ -127,40 +142,93 @@ internal sealed partial class Client
         _node.Metrics.Disconnected(disconnect.Code);
         _abortWrites = abort;
         _abortTransport = abort;
-        _outbound.Writer.TryComplete();
         if (abort)
         {
             _ = _writeCancel.CancelAsync();
         }
         // Off the caller's thread: a publisher that tipped a slow client over its bound must not
         // do that client's cleanup (leaving channels, presence, leave messages) under its locks.
+        if (Complete())
+        {
+            _ = Task.Run(DrainAsync);
+        }
         _ = Task.Run(CleanupAsync);
     }
 
-    private async Task RunWriterAsync()
+    // No more messages; true when no drain is running, so the caller must start the one that ends it.
+    private bool Complete()
     {
-        var reader = _outbound.Reader;
+        lock (_queueLock)
+        {
+            _completed = true;
+            if (_draining)
+            {
+                return false;
+            }
+            _draining = true;
+            return true;
+        }
+    }
+
+    // Writes out the queue, joining queued messages into frames of at most MaxFrameBytes, until it
+    // is empty (then the connection is idle again) or the connection is closing (then it sends the
+    // close frame and cleans up). Exactly one drain runs at a time.
+    private async Task DrainAsync()
+    {
         var maxFrame = _node.Options.Client.MaxFrameBytes;
         try
         {
-            while (await reader.WaitToReadAsync().ConfigureAwait(false))
+            while (true)
             {
-                if (_abortWrites || !reader.TryRead(out var first))
+                ReadOnlyMemory<byte> frame;
+                byte[]? rented = null;
+                lock (_queueLock)
                 {
                     if (_abortWrites)
                     {
                         break;
                     }
-                    continue;
+                    if (!_queue.TryDequeue(out frame))
+                    {
+                        if (_completed)
+                        {
+                            break;
+                        }
+                        _draining = false;
+                        return;
+                    }
+                    var length = frame.Length;
+                    if (_queue.TryPeek(out var next) && length + 1 + next.Length <= maxFrame)
+                    {
+                        rented = ArrayPool<byte>.Shared.Rent(maxFrame);
+                        frame.Span.CopyTo(rented);
+                        while (_queue.TryPeek(out next) && length + 1 + next.Length <= maxFrame)
+                        {
+                            _queue.Dequeue();
+                            Interlocked.Add(ref _queuedBytes, -next.Length);
+                            rented[length++] = (byte)'\n';
+                            next.Span.CopyTo(rented.AsSpan(length));
+                            length += next.Length;
+                        }
+                        Interlocked.Add(ref _queuedBytes, -frame.Length);
+                        frame = rented.AsMemory(0, length);
+                    }
+                    else
+                    {
+                        Interlocked.Add(ref _queuedBytes, -frame.Length);
+                    }
                 }
-                Interlocked.Add(ref _queuedBytes, -first.Length);
-                if (!reader.TryPeek(out var next) || first.Length + 1 + next.Length > maxFrame)
+                try
                 {
-                    // The common fan-out case: one message, written as it is, no copy.
-                    await WriteAsync(first).ConfigureAwait(false);
-                    continue;
+                    await WriteAsync(frame).ConfigureAwait(false);
                 }
-                await WriteCoalescedAsync(reader, first, maxFrame).ConfigureAwait(false);
+                finally
+                {
+                    if (rented is not null)
+                    {
+                        ArrayPool<byte>.Shared.Return(rented);
+                    }
+                }
             }
         }
         catch (OperationCanceledException) when (_abortWrites)
@@ -176,32 +244,19 @@ internal sealed partial class Client
             {
                 _node.Metrics.Disconnected(DisconnectCodes.WriteError);
             }
+            // Nothing more can be written: stop queueing, then end the connection below.
+            lock (_queueLock)
+            {
+                _completed = true;
+                _abortWrites = true;
+            }
         }
+        // Only the closing drain gets here: _completed is set and no other drain will start.
+        // It may be running inline on a publisher's thread: the goodbye and cleanup go elsewhere.
+        await Task.Yield();
         await CloseTransportAsync().ConfigureAwait(false);
         await CleanupAsync().ConfigureAwait(false);
-    }
-
-    // Joins what is queued into one newline-separated frame of at most maxFrame bytes.
-    private async Task WriteCoalescedAsync(ChannelReader<ReadOnlyMemory<byte>> reader, ReadOnlyMemory<byte> first, int maxFrame)
-    {
-        var buffer = ArrayPool<byte>.Shared.Rent(maxFrame);
-        try
-        {
-            first.Span.CopyTo(buffer);
-            var length = first.Length;
-            while (reader.TryPeek(out var next) && length + 1 + next.Length <= maxFrame && reader.TryRead(out next))
-            {
-                Interlocked.Add(ref _queuedBytes, -next.Length);
-                buffer[length++] = (byte)'\n';
-                next.Span.CopyTo(buffer.AsSpan(length));
-                length += next.Length;
-            }
-            await WriteAsync(buffer.AsMemory(0, length)).ConfigureAwait(false);
-        }
-        finally
-        {
-            ArrayPool<byte>.Shared.Return(buffer);
-        }
+        _writerDone.TrySetResult();
     }
 
     // Every write is timed: the heartbeat closes a connection whose write stalls (3009).
@@ -241,8 +296,11 @@ internal sealed partial class Client
             _node.Metrics.Disconnected(DisconnectCodes.ConnectionClosed);
         }
         _abortWrites = true;
-        _outbound.Writer.TryComplete();
         _ = _writeCancel.CancelAsync();
+        if (Complete())
+        {
+            _ = DrainAsync();
+        }
         return CleanupAsync();
     }
 
