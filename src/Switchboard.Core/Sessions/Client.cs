@@ -22,10 +22,8 @@ internal sealed partial class Client
     private bool _draining;   // under _queueLock: a drain is running (inline or resumed)
     private bool _completed;  // under _queueLock: the connection is closing; the drain then ends it
     private readonly TaskCompletionSource _writerDone = new(TaskCreationOptions.RunContinuationsAsynchronously);
-    private readonly ConcurrentDictionary<string, ClientSubscription> _subscriptions = new(StringComparer.Ordinal);
+    private readonly SubscriptionSet _subscriptions = new();
     private readonly CancellationTokenSource _closed = new();
-    // Cancels a write stuck on a peer that stopped reading, so a slow client can be dropped.
-    private readonly CancellationTokenSource _writeCancel = new();
     private long _queuedBytes;
     private Disconnect? _disconnect;
     private volatile bool _abortWrites;
@@ -144,7 +142,8 @@ internal sealed partial class Client
         _abortTransport = abort;
         if (abort)
         {
-            _ = _writeCancel.CancelAsync();
+            // Unblocks a write stuck on a peer that stopped reading, so a slow client is dropped now.
+            _transport.Abort();
         }
         // Off the caller's thread: a publisher that tipped a slow client over its bound must not
         // do that client's cleanup (leaving channels, presence, leave messages) under its locks.
@@ -231,9 +230,9 @@ internal sealed partial class Client
                 }
             }
         }
-        catch (OperationCanceledException) when (_abortWrites)
+        catch (Exception) when (_abortWrites)
         {
-            // Dropped on purpose (slow client, or the peer is gone).
+            // Dropped on purpose (slow client, or the peer is gone): the aborted write fails.
         }
 #pragma warning disable CA1031 // a failed write ends this connection only
         catch (Exception e)
@@ -263,7 +262,7 @@ internal sealed partial class Client
     private async Task WriteAsync(ReadOnlyMemory<byte> frame)
     {
         Volatile.Write(ref _writeStartedAt, _node.Time.GetTimestamp());
-        await _transport.WriteAsync(frame, _writeCancel.Token).ConfigureAwait(false);
+        await _transport.WriteAsync(frame, CancellationToken.None).ConfigureAwait(false);
         Volatile.Write(ref _writeStartedAt, 0);
         _node.Metrics.BytesOut(_transport.Name, frame.Length);
     }
@@ -296,7 +295,10 @@ internal sealed partial class Client
             _node.Metrics.Disconnected(DisconnectCodes.ConnectionClosed);
         }
         _abortWrites = true;
-        _ = _writeCancel.CancelAsync();
+        if (IsWriteInFlight)
+        {
+            _transport.Abort(); // a write waiting on the dead peer would never finish
+        }
         if (Complete())
         {
             _ = DrainAsync();

@@ -272,7 +272,7 @@ internal sealed class PipeWebSocket(ConnectionContext connection, TimeProvider t
     private sealed class FrameReader(int maxMessageBytes)
     {
         private const int InitialBuffer = 4096;
-        private readonly byte[] _mask = new byte[4];
+        private uint _mask; // the frame's masking key, its first byte lowest
         private byte[]? _message;
         private int _messageLength;
         private bool _inMessage;
@@ -281,7 +281,7 @@ internal sealed class PipeWebSocket(ConnectionContext connection, TimeProvider t
         private bool _inFrame;
         private bool _frameFinal;
         private int _maskOffset;
-        private readonly byte[] _control = new byte[125];
+        private byte[]? _control; // allocated on the first control frame
         private int _controlLength;
 
         public bool Discarding { get; set; }
@@ -361,7 +361,8 @@ internal sealed class PipeWebSocket(ConnectionContext connection, TimeProvider t
                 {
                     return ReadOutcome.NeedMore;
                 }
-                header.Slice(headerLength, 4).CopyTo(_mask);
+                _mask = BinaryPrimitives.ReadUInt32LittleEndian(header.Slice(headerLength, 4));
+                _control ??= new byte[125];
                 _controlLength = (int)length;
                 buffer.Slice(headerLength + 4, length).CopyTo(_control);
                 Unmask(_control.AsSpan(0, _controlLength), 0);
@@ -387,7 +388,7 @@ internal sealed class PipeWebSocket(ConnectionContext connection, TimeProvider t
                 _inMessage = true;
                 _messageBinary = opcode == OpBinary;
             }
-            header.Slice(headerLength, 4).CopyTo(_mask);
+            _mask = BinaryPrimitives.ReadUInt32LittleEndian(header.Slice(headerLength, 4));
             buffer = buffer.Slice(headerLength + 4);
             _inFrame = true;
             _frameFinal = final;
@@ -405,7 +406,7 @@ internal sealed class PipeWebSocket(ConnectionContext connection, TimeProvider t
             if (_controlLength >= 2)
             {
                 CloseCode = BinaryPrimitives.ReadUInt16BigEndian(_control);
-                if (!Utf8.IsValid(_control.AsSpan(2, _controlLength - 2)))
+                if (!Utf8.IsValid(_control!.AsSpan(2, _controlLength - 2)))
                 {
                     return ReadOutcome.ProtocolError;
                 }
@@ -480,7 +481,7 @@ internal sealed class PipeWebSocket(ConnectionContext connection, TimeProvider t
         {
             for (var i = 0; i < data.Length; i++)
             {
-                data[i] ^= _mask[(offset + i) & 3];
+                data[i] ^= (byte)(_mask >> (8 * ((offset + i) & 3)));
             }
         }
     }
