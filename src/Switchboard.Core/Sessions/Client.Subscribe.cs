@@ -180,7 +180,7 @@ internal sealed partial class Client
     {
         foreach (var sub in subs)
         {
-            sub.Lock.Enter();
+            Monitor.Enter(sub.Lock);
         }
         try
         {
@@ -197,7 +197,7 @@ internal sealed partial class Client
         {
             foreach (var sub in subs)
             {
-                sub.Lock.Exit();
+                Monitor.Exit(sub.Lock);
             }
         }
     }

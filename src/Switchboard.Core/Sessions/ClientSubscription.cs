@@ -12,7 +12,8 @@ internal sealed class ClientSubscription(string channel, ChannelRule rule)
 {
     private List<(Publication Pub, ReadOnlyMemory<byte> Bytes)>? _buffer = [];
 
-    public Lock Lock { get; } = new();
+    /// <summary>What to lock for this subscription's state: the object itself (no separate lock object).</summary>
+    public object Lock => this;
     public string Channel { get; } = channel;
     public ChannelRule Rule { get; } = rule;
     public bool Positioned { get; set; }

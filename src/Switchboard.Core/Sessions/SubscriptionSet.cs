@@ -3,22 +3,25 @@ namespace Switchboard.Sessions;
 /// <summary>
 /// A client's subscriptions by channel: lock-free reads of an immutable snapshot (the fan-out
 /// looks a channel up on every delivery), copy-on-write changes under a lock. Small sets are an
-/// array searched in order; past <see cref="IndexThreshold"/> entries the snapshot carries a
+/// array searched in order; past <see cref="IndexThreshold"/> entries the snapshot is a
 /// dictionary. A few hundred bytes per connection where a concurrent dictionary took about 1.5 KiB.
 /// </summary>
 internal sealed class SubscriptionSet
 {
     private const int IndexThreshold = 8;
-    private static readonly Snapshot Empty = new([], null);
+    // Either a ClientSubscription[] (small sets) or a Dictionary<string, ClientSubscription>;
+    // never changed once published.
+    private volatile object _snapshot = Array.Empty<ClientSubscription>();
 
-    private volatile Snapshot _snapshot = Empty;
-
-    public int Count => _snapshot.Items.Length;
+    public int Count => Items(_snapshot).Count;
 
     /// <summary>The subscriptions at this moment (a snapshot: later changes do not show in it).</summary>
-    public IReadOnlyList<ClientSubscription> Values => _snapshot.Items;
+    public IReadOnlyCollection<ClientSubscription> Values => Items(_snapshot);
 
-    public IEnumerable<string> Keys => _snapshot.Items.Select(s => s.Channel);
+    public IEnumerable<string> Keys => Items(_snapshot).Select(s => s.Channel);
+
+    private static IReadOnlyCollection<ClientSubscription> Items(object snapshot)
+        => snapshot as ClientSubscription[] ?? (IReadOnlyCollection<ClientSubscription>)((Dictionary<string, ClientSubscription>)snapshot).Values;
 
     public bool ContainsKey(string channel) => Find(_snapshot, channel) is not null;
 
@@ -37,7 +40,7 @@ internal sealed class SubscriptionSet
             {
                 return false;
             }
-            _snapshot = Create([.. current.Items, subscription]);
+            _snapshot = Create([.. Items(current), subscription]);
             return true;
         }
     }
@@ -53,22 +56,21 @@ internal sealed class SubscriptionSet
                 return false;
             }
             var removed = subscription;
-            _snapshot = current.Items.Length == 1 ? Empty : Create([.. current.Items.Where(s => !ReferenceEquals(s, removed))]);
+            _snapshot = Create([.. Items(current).Where(s => !ReferenceEquals(s, removed))]);
             return true;
         }
     }
 
-    private static Snapshot Create(ClientSubscription[] items) => new(
-        items,
-        items.Length > IndexThreshold ? items.ToDictionary(s => s.Channel, StringComparer.Ordinal) : null);
+    private static object Create(ClientSubscription[] items)
+        => items.Length > IndexThreshold ? items.ToDictionary(s => s.Channel, StringComparer.Ordinal) : items;
 
-    private static ClientSubscription? Find(Snapshot snapshot, string channel)
+    private static ClientSubscription? Find(object snapshot, string channel)
     {
-        if (snapshot.Index is { } index)
+        if (snapshot is not ClientSubscription[] items)
         {
-            return index.GetValueOrDefault(channel);
+            return ((Dictionary<string, ClientSubscription>)snapshot).GetValueOrDefault(channel);
         }
-        foreach (var s in snapshot.Items)
+        foreach (var s in items)
         {
             if (string.Equals(s.Channel, channel, StringComparison.Ordinal))
             {
@@ -77,6 +79,4 @@ internal sealed class SubscriptionSet
         }
         return null;
     }
-
-    private sealed record Snapshot(ClientSubscription[] Items, Dictionary<string, ClientSubscription>? Index);
 }

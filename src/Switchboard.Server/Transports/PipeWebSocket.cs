@@ -29,29 +29,85 @@ internal sealed class PipeWebSocket(ConnectionContext connection, TimeProvider t
 
     private readonly PipeReader _input = connection.Transport.Input;
     private readonly PipeWriter _output = connection.Transport.Output;
-    private readonly SemaphoreSlim _writeLock = new(1, 1);
-    private bool _closeSent; // under _writeLock
+    // 1 while one frame is being written and flushed: data frames come from the session's one
+    // writer, control frames (pong, close) from the read loop, so contention is rare and a plain
+    // flag on this object costs no extra cache line per delivery (a semaphore cost two monitors).
+    private int _writing;
+    private bool _closeSent; // written while holding _writing
     private volatile bool _finished;
 
     public string Name => "websocket";
 
     /// <inheritdoc />
-    public async ValueTask WriteAsync(ReadOnlyMemory<byte> frame, CancellationToken cancellationToken)
+    public ValueTask WriteAsync(ReadOnlyMemory<byte> frame, CancellationToken cancellationToken)
     {
-        await _writeLock.WaitAsync(cancellationToken).ConfigureAwait(false);
+        if (Interlocked.CompareExchange(ref _writing, 1, 0) != 0)
+        {
+            return WriteContendedAsync(frame, cancellationToken);
+        }
+        var release = true;
         try
         {
             if (_closeSent)
             {
-                return;
+                return default;
             }
             WriteFrame(OpText, frame.Span);
-            // IsCompleted: the peer is gone; the read side ends the session.
-            await _output.FlushAsync(cancellationToken).ConfigureAwait(false);
+            // A completed flush with IsCompleted set means the peer is gone: the read side ends the session.
+            var flush = _output.FlushAsync(cancellationToken);
+            if (flush.IsCompletedSuccessfully)
+            {
+                _ = flush.Result;
+                return default;
+            }
+            release = false;
+            return AwaitFlushAndReleaseAsync(flush);
         }
         finally
         {
-            _writeLock.Release();
+            if (release)
+            {
+                Volatile.Write(ref _writing, 0);
+            }
+        }
+    }
+
+    private async ValueTask AwaitFlushAndReleaseAsync(ValueTask<FlushResult> flush)
+    {
+        try
+        {
+            await flush.ConfigureAwait(false);
+        }
+        finally
+        {
+            Volatile.Write(ref _writing, 0);
+        }
+    }
+
+    private async ValueTask WriteContendedAsync(ReadOnlyMemory<byte> frame, CancellationToken cancellationToken)
+    {
+        await EnterWriteAsync(cancellationToken).ConfigureAwait(false);
+        try
+        {
+            if (!_closeSent)
+            {
+                WriteFrame(OpText, frame.Span);
+                await _output.FlushAsync(cancellationToken).ConfigureAwait(false);
+            }
+        }
+        finally
+        {
+            Volatile.Write(ref _writing, 0);
+        }
+    }
+
+    // Waits for the writing flag. Contention is rare and short (a pong meeting a data frame), and a
+    // writer stuck on a slow peer is aborted by the session's write timeout, so a 1 ms poll suffices.
+    private async ValueTask EnterWriteAsync(CancellationToken cancellationToken)
+    {
+        while (Interlocked.CompareExchange(ref _writing, 1, 0) != 0)
+        {
+            await Task.Delay(1, cancellationToken).ConfigureAwait(false);
         }
     }
 
@@ -170,7 +226,7 @@ internal sealed class PipeWebSocket(ConnectionContext connection, TimeProvider t
     // Sends a close frame unless one was sent already; true when this call sent it.
     private async Task<bool> SendCloseAsync(ushort code, string reason, CancellationToken cancellationToken)
     {
-        await _writeLock.WaitAsync(cancellationToken).ConfigureAwait(false);
+        await EnterWriteAsync(cancellationToken).ConfigureAwait(false);
         try
         {
             if (_closeSent || _finished)
@@ -187,13 +243,13 @@ internal sealed class PipeWebSocket(ConnectionContext connection, TimeProvider t
         }
         finally
         {
-            _writeLock.Release();
+            Volatile.Write(ref _writing, 0);
         }
     }
 
     private async Task SendControlAsync(byte opcode, ReadOnlyMemory<byte> payload)
     {
-        await _writeLock.WaitAsync().ConfigureAwait(false);
+        await EnterWriteAsync(CancellationToken.None).ConfigureAwait(false);
         try
         {
             if (_closeSent)
@@ -205,7 +261,7 @@ internal sealed class PipeWebSocket(ConnectionContext connection, TimeProvider t
         }
         finally
         {
-            _writeLock.Release();
+            Volatile.Write(ref _writing, 0);
         }
     }
 
