@@ -263,7 +263,8 @@ internal sealed partial class Client
     // Every write is timed: the heartbeat closes a connection whose write stalls (3009).
     private async Task WriteAsync(ReadOnlyMemory<byte> frame)
     {
-        Volatile.Write(ref _writeStartedAt, _node.Time.GetTimestamp());
+        // The heartbeat's timestamp (no clock read per write): 3009 comes within a second of the timeout.
+        Volatile.Write(ref _writeStartedAt, Math.Max(1, _node.CoarseTimestamp));
         await _transport.WriteAsync(frame, CancellationToken.None).ConfigureAwait(false);
         Volatile.Write(ref _writeStartedAt, 0);
         Interlocked.Add(ref _bytesOut.Value, frame.Length);
