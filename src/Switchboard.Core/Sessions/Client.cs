@@ -21,7 +21,7 @@ internal sealed partial class Client
     private readonly Queue<ReadOnlyMemory<byte>> _queue = new();
     private bool _draining;   // under lock (_queue): a drain is running (inline or resumed)
     private bool _completed;  // under lock (_queue): the connection is closing; the drain then ends it
-    private readonly System.Runtime.CompilerServices.StrongBox<long> _bytesOut;
+
     private readonly TaskCompletionSource _writerDone = new(TaskCreationOptions.RunContinuationsAsynchronously);
     private readonly SubscriptionSet _subscriptions = new();
     private readonly CancellationTokenSource _closed = new();
@@ -52,7 +52,6 @@ internal sealed partial class Client
         Id = Guid.NewGuid().ToString();
         _commandTokens = node.Options.Client.CommandBurst;
         _commandRefilledAt = node.Time.GetTimestamp();
-        _bytesOut = node.Metrics.BytesOutCounter(transport.Name);
     }
 
     public string Id { get; }
@@ -267,7 +266,7 @@ internal sealed partial class Client
         Volatile.Write(ref _writeStartedAt, Math.Max(1, _node.CoarseTimestamp));
         await _transport.WriteAsync(frame, CancellationToken.None).ConfigureAwait(false);
         Volatile.Write(ref _writeStartedAt, 0);
-        Interlocked.Add(ref _bytesOut.Value, frame.Length);
+        _node.Metrics.BytesOut(_transport.Name, frame.Length);
     }
 
     private async Task CloseTransportAsync()

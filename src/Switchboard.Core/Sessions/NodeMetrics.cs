@@ -1,6 +1,4 @@
-using System.Collections.Concurrent;
 using System.Diagnostics.Metrics;
-using System.Runtime.CompilerServices;
 
 namespace Switchboard.Sessions;
 
@@ -23,9 +21,7 @@ internal sealed class NodeMetrics : IDisposable
     private readonly Counter<long> _publicationsIn;
     private readonly Counter<long> _publicationsOut;
     private readonly Counter<long> _bytesIn;
-    // Bytes out are counted per write on every connection: a plain atomic add per transport,
-    // reported by an observable counter, instead of a tagged counter update per write.
-    private readonly ConcurrentDictionary<string, StrongBox<long>> _bytesOut = new(StringComparer.Ordinal);
+    private readonly Counter<long> _bytesOut;
     private readonly Counter<long> _refusedConnections;
 
     public NodeMetrics(IMeterFactory meterFactory)
@@ -41,9 +37,7 @@ internal sealed class NodeMetrics : IDisposable
         _publicationsIn = _meter.CreateCounter<long>("switchboard.publications.in", description: "Publications accepted, by source (client, api)");
         _publicationsOut = _meter.CreateCounter<long>("switchboard.publications.out", description: "Publications queued to local subscribers");
         _bytesIn = _meter.CreateCounter<long>("switchboard.transport.bytes.in", unit: "By", description: "Bytes received from clients, by transport");
-        _meter.CreateObservableCounter("switchboard.transport.bytes.out", () => _bytesOut.Select(
-            kv => new Measurement<long>(Interlocked.Read(ref kv.Value.Value), new KeyValuePair<string, object?>("transport", kv.Key))),
-            unit: "By", description: "Bytes written to clients, by transport");
+        _bytesOut = _meter.CreateCounter<long>("switchboard.transport.bytes.out", unit: "By", description: "Bytes written to clients, by transport");
         _refusedConnections = _meter.CreateCounter<long>("switchboard.connections.refused", description: "Connection attempts refused (draining, node connection cap), by reason");
     }
 
@@ -82,8 +76,7 @@ internal sealed class NodeMetrics : IDisposable
 
     public void BytesIn(string transport, long bytes) => _bytesIn.Add(bytes, new KeyValuePair<string, object?>("transport", transport));
 
-    /// <summary>The bytes-out total of a transport, for a connection to add its writes to.</summary>
-    public StrongBox<long> BytesOutCounter(string transport) => _bytesOut.GetOrAdd(transport, _ => new StrongBox<long>());
+    public void BytesOut(string transport, long bytes) => _bytesOut.Add(bytes, new KeyValuePair<string, object?>("transport", transport));
 
     public void Refused(string reason) => _refusedConnections.Add(1, new KeyValuePair<string, object?>("reason", reason));
 

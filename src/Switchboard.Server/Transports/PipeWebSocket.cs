@@ -133,7 +133,7 @@ internal sealed class PipeWebSocket(ConnectionContext connection, TimeProvider t
             return;
         }
         // A peer that never answers the close frame must not hold the connection open.
-        _ = AbortAfterAsync(CloseHandshakeTimeout);
+        _ = EndAfterAsync(CloseHandshakeTimeout);
     }
 
     /// <inheritdoc />
@@ -300,10 +300,15 @@ internal sealed class PipeWebSocket(ConnectionContext connection, TimeProvider t
         _output.Write(payload);
     }
 
-    private async Task AbortAfterAsync(TimeSpan delay)
+    // Ends the session without waiting any longer for the peer's close frame: the read loop stops,
+    // and Kestrel sends what is still in the output pipe (our close frame) before closing the socket.
+    private async Task EndAfterAsync(TimeSpan delay)
     {
         await Task.Delay(delay, time).ConfigureAwait(false);
-        Abort();
+        if (!_finished)
+        {
+            _input.CancelPendingRead();
+        }
     }
 
     /// <summary>What one step of the frame reader produced.</summary>
