@@ -6,8 +6,8 @@ namespace Switchboard.Sessions;
 
 /// <summary>
 /// This node's clients and the map channel → local subscribers, sharded so that subscribes on
-/// different channels do not contend. A channel's subscribers are kept as an immutable array,
-/// so fan-out reads it with no lock and serializes a publication once for all of them.
+/// different channels do not contend. Fan-out iterates an immutable snapshot array of a channel's
+/// subscribers with no lock (rebuilt after a change) and serializes a publication once for all.
 /// </summary>
 internal sealed class Hub
 {
@@ -159,34 +159,49 @@ internal sealed class Hub
     private sealed class Shard
     {
         private readonly Lock _lock = new();
-        // Written under _lock, read without it: fan-out never waits for a subscribe.
-        private readonly ConcurrentDictionary<string, Client[]> _channels = new(StringComparer.Ordinal);
+        // Sets changed under _lock; fan-out reads a channel's snapshot array without it.
+        private readonly ConcurrentDictionary<string, ChannelSubscribers> _channels = new(StringComparer.Ordinal);
         private volatile int _subscriptions;
 
         public int SubscriptionCount => _subscriptions;
 
         public int ChannelCount => _channels.Count;
 
-        public Client[] Get(string channel) => _channels.GetValueOrDefault(channel) ?? [];
+        public Client[] Get(string channel)
+        {
+            if (!_channels.TryGetValue(channel, out var subscribers))
+            {
+                return [];
+            }
+            var snapshot = subscribers.Snapshot;
+            if (snapshot is not null)
+            {
+                return snapshot;
+            }
+            lock (_lock)
+            {
+                return subscribers.Snapshot ??= [.. subscribers.Set];
+            }
+        }
 
         // Returns true when this is the channel's first local subscriber.
         public bool Add(string channel, Client client)
         {
             lock (_lock)
             {
-                if (!_channels.TryGetValue(channel, out var current))
+                var first = false;
+                if (!_channels.TryGetValue(channel, out var subscribers))
                 {
-                    _channels[channel] = [client];
+                    subscribers = new ChannelSubscribers();
+                    _channels[channel] = subscribers;
+                    first = true;
+                }
+                if (subscribers.Set.Add(client))
+                {
+                    subscribers.Snapshot = null;
                     _subscriptions++;
-                    return true;
                 }
-                if (Array.IndexOf(current, client) >= 0)
-                {
-                    return false;
-                }
-                _channels[channel] = [.. current, client];
-                _subscriptions++;
-                return false;
+                return first;
             }
         }
 
@@ -195,26 +210,18 @@ internal sealed class Hub
         {
             lock (_lock)
             {
-                if (!_channels.TryGetValue(channel, out var current))
-                {
-                    return false;
-                }
-                var index = Array.IndexOf(current, client);
-                if (index < 0)
+                if (!_channels.TryGetValue(channel, out var subscribers) || !subscribers.Set.Remove(client))
                 {
                     return false;
                 }
                 _subscriptions--;
-                if (current.Length == 1)
+                subscribers.Snapshot = null;
+                if (subscribers.Set.Count > 0)
                 {
-                    _channels.TryRemove(channel, out _);
-                    return true;
+                    return false;
                 }
-                var next = new Client[current.Length - 1];
-                Array.Copy(current, 0, next, 0, index);
-                Array.Copy(current, index + 1, next, index, current.Length - index - 1);
-                _channels[channel] = next;
-                return false;
+                _channels.TryRemove(channel, out _);
+                return true;
             }
         }
 
@@ -222,11 +229,30 @@ internal sealed class Hub
         {
             lock (_lock)
             {
-                foreach (var (channel, clients) in _channels)
+                foreach (var (channel, subscribers) in _channels)
                 {
-                    into[channel] = clients.Length;
+                    into[channel] = subscribers.Set.Count;
                 }
             }
+        }
+    }
+
+    /// <summary>
+    /// One channel's local subscribers: a set changed in O(1) per subscribe or unsubscribe, and
+    /// the array fan-out iterates, rebuilt by the first publication after a change (so a storm
+    /// of N subscribes costs O(N), not O(N²) array copies, and the rebuild is no more than the
+    /// fan-out it precedes).
+    /// </summary>
+    private sealed class ChannelSubscribers
+    {
+        public HashSet<Client> Set { get; } = [];
+
+        private volatile Client[]? _snapshot;
+
+        public Client[]? Snapshot
+        {
+            get => _snapshot;
+            set => _snapshot = value;
         }
     }
 }
