@@ -74,6 +74,29 @@ internal static partial class ProcStats
         return "?";
     }
 
+    /// <summary>
+    /// Stops one process the bench started: SIGTERM to it alone, SIGKILL (that process only) if it
+    /// has not exited within <paramref name="grace"/>.
+    /// </summary>
+    public static async Task StopAsync(System.Diagnostics.Process process, TimeSpan grace)
+    {
+        if (!process.HasExited)
+        {
+            Signal(process.Id, 15);
+            using var cts = new CancellationTokenSource(grace);
+            try
+            {
+                await process.WaitForExitAsync(cts.Token);
+                return;
+            }
+            catch (OperationCanceledException)
+            {
+                process.Kill(entireProcessTree: false);
+            }
+        }
+        await process.WaitForExitAsync(CancellationToken.None);
+    }
+
     /// <summary>Sends a signal to one process (by id).</summary>
     public static bool Signal(int pid, int signal) => Kill(pid, signal) == 0;
 

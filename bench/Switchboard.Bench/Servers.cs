@@ -355,24 +355,8 @@ internal sealed class ServerProcess : IAsyncDisposable
         // The server's descendants (nginx's workers), named by pid and start time, so that one that
         // outlives its parent is stopped too, and only if it is still that same process.
         var descendants = ProcessTree.Of(_process.Id).Skip(1).Select(p => (Pid: p, Start: ProcessTree.StartTime(p))).ToList();
-        if (!_process.HasExited)
-        {
-            ProcStats.Signal(_process.Id, 15); // SIGTERM to this process only (nginx: it stops its workers)
-            using var cts = new CancellationTokenSource(TimeSpan.FromSeconds(20));
-            try
-            {
-                await _process.WaitForExitAsync(cts.Token);
-            }
-            catch (OperationCanceledException)
-            {
-                _process.Kill(entireProcessTree: false);
-                await _process.WaitForExitAsync(CancellationToken.None);
-            }
-        }
-        else
-        {
-            await _process.WaitForExitAsync(CancellationToken.None);
-        }
+        // SIGTERM to this process only (nginx: it stops its workers).
+        await ProcStats.StopAsync(_process, TimeSpan.FromSeconds(20));
         foreach (var (pid, start) in descendants)
         {
             for (var i = 0; i < 50 && start >= 0 && ProcessTree.StartTime(pid) == start; i++)

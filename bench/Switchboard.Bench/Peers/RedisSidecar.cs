@@ -115,24 +115,8 @@ internal sealed class RedisSidecar : IAsyncDisposable
 
     public async ValueTask DisposeAsync()
     {
-        if (!_process.HasExited)
-        {
-            ProcStats.Signal(_process.Id, 15); // SIGTERM: without persistence redis exits at once
-            using var cts = new CancellationTokenSource(TimeSpan.FromSeconds(10));
-            try
-            {
-                await _process.WaitForExitAsync(cts.Token);
-            }
-            catch (OperationCanceledException)
-            {
-                _process.Kill(entireProcessTree: false);
-                await _process.WaitForExitAsync(CancellationToken.None);
-            }
-        }
-        else
-        {
-            await _process.WaitForExitAsync(CancellationToken.None);
-        }
+        // SIGTERM: without persistence redis exits at once.
+        await ProcStats.StopAsync(_process, TimeSpan.FromSeconds(10));
         _process.Dispose();
     }
 }
