@@ -44,7 +44,7 @@ internal sealed class Options
     public int Count { get; private set; }
     public int IdOffset { get; private set; }
 
-    public int WarmupSeconds { get; private set; } = 5;
+    public int WarmupSeconds { get; private set; } = 15;
     public int WarmupRate { get; private set; }
     public int SettleSeconds { get; private set; } = 20;
     public int DrainSeconds { get; private set; } = 5;
@@ -91,7 +91,8 @@ internal sealed class Options
           --quiet S             idle: seconds of quiet after all joined, before measuring (default 10)
           --concurrency K       churn: concurrent connect → join → close loops (default 50)
           --sources N           churn: source addresses 127.0.0.2 … (default 4)
-          --warmup S            seconds of unmeasured publishing before the first step (default 5)
+          --warmup S            seconds of unmeasured publishing before the first step (default 15: the
+                                .NET servers finish tiered JIT compilation in it)
           --warmup-rate N       publications per second during the warm-up (default: the first rate)
           --settle S            after each step, wait up to S seconds until nothing arrives for 1 s (default 20)
           --drain S             seconds to wait for outstanding deliveries after a step (default 5)
