@@ -1,6 +1,7 @@
 using System.Net;
 using System.Net.WebSockets;
 using System.Text;
+using System.Text.Json;
 
 namespace Switchboard.FunctionalTests;
 
@@ -83,6 +84,33 @@ public sealed class LimitsTests
         using var api = server.Api();
         var reply = await Api.PostAsync(api, "publish", $"{{\"channel\":\"plain:big\",\"data\":{big}}}");
         Assert.Equal(106, reply.GetProperty("error").GetProperty("code").GetInt32());
+    }
+
+    [Fact]
+    public async Task Publication_data_nested_past_60_levels_answers_107_and_subscribers_get_what_parses()
+    {
+        // Every envelope adds levels: data this deep would reach subscribers past the 64 levels
+        // common JSON parsers refuse (the fuzz test found a client choking on such a push).
+        await using var server = await StartAsync();
+        await using var subscriber = await server.ConnectAsync();
+        await subscriber.CommandAsync("\"subscribe\":{\"channel\":\"plain:deep\"}");
+        static string Nested(int depth) => new string('[', depth) + new string(']', depth);
+        using var api = server.Api();
+        var refused = await Api.PostAsync(api, "publish", $"{{\"channel\":\"plain:deep\",\"data\":{Nested(61)}}}");
+        Assert.Equal(107, refused.GetProperty("error").GetProperty("code").GetInt32());
+        await using var publisher = await server.ConnectAsync();
+        Assert.Equal(107u, ErrorCode(await publisher.CommandAsync($"\"publish\":{{\"channel\":\"plain:deep\",\"data\":{Nested(61)}}}")));
+        var accepted = await Api.PostAsync(api, "publish", $"{{\"channel\":\"plain:deep\",\"data\":{Nested(60)}}}");
+        Assert.True(accepted.TryGetProperty("result", out _), accepted.ToString());
+        var push = await subscriber.NextPushAsync();
+        var data = push.GetProperty("pub").GetProperty("data");
+        var depth = 0;
+        while (data.ValueKind == JsonValueKind.Array && data.GetArrayLength() > 0)
+        {
+            depth++;
+            data = data[0];
+        }
+        Assert.Equal(59, depth); // the innermost [] is empty: 60 levels in all
     }
 
     [Fact]

@@ -97,7 +97,7 @@ public sealed class RawClient : IAsyncDisposable
                         }
                         CountPing();
                     }
-                    _messages.Writer.TryWrite(JsonDocument.Parse(line).RootElement.Clone());
+                    _messages.Writer.TryWrite(JsonDocument.Parse(line, new JsonDocumentOptions { MaxDepth = 256 }).RootElement.Clone());
                 }
             }
         }

@@ -6,7 +6,7 @@ namespace Switchboard.Client.Protocol;
 [JsonSourceGenerationOptions(
     PropertyNamingPolicy = JsonKnownNamingPolicy.SnakeCaseLower,
     DefaultIgnoreCondition = JsonIgnoreCondition.WhenWritingDefault,
-    MaxDepth = 64)]
+    MaxDepth = 256)] // tolerant of deeply nested data a server may pass on
 [JsonSerializable(typeof(Command))]
 [JsonSerializable(typeof(Reply))]
 internal sealed partial class WireJsonContext : JsonSerializerContext;

@@ -31,6 +31,10 @@ public sealed class ServerApi
         {
             throw new ProtocolException(ErrorCodes.LimitExceeded, "publication data too large");
         }
+        if (request.Data.Depth() > RawJson.MaxDataDepth)
+        {
+            throw ProtocolException.BadRequest("publication data nested too deep");
+        }
         var publication = new Publication { Data = request.Data, Tags = request.Tags };
         var outcome = await node.Broker.PublishAsync(rule.Channel, publication, rule.PublishOptions(request.SkipHistory, request.IdempotencyKey) with
         {

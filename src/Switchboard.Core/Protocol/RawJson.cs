@@ -22,6 +22,32 @@ public readonly struct RawJson : IEquatable<RawJson>
     /// <summary>True when no value is present (the field is omitted on the wire).</summary>
     public bool IsEmpty => _utf8 is null || _utf8.Length == 0;
 
+    /// <summary>
+    /// Deepest publication data accepted: every envelope the server puts data in (a push, a
+    /// history or recovery reply) adds at most four levels, so what subscribers parse stays within
+    /// the 64 levels that common JSON parsers (System.Text.Json among them) refuse past.
+    /// </summary>
+    public const int MaxDataDepth = 60;
+
+    /// <summary>How deeply the value nests: 0 for a scalar, 1 for <c>[]</c> or <c>{}</c>, and so on.</summary>
+    public int Depth()
+    {
+        if (IsEmpty)
+        {
+            return 0;
+        }
+        var reader = new Utf8JsonReader(_utf8, new JsonReaderOptions { MaxDepth = 1024 });
+        var max = 0;
+        while (reader.Read())
+        {
+            if (reader.TokenType is JsonTokenType.StartObject or JsonTokenType.StartArray)
+            {
+                max = Math.Max(max, reader.CurrentDepth + 1);
+            }
+        }
+        return max;
+    }
+
     /// <summary>Validates and minifies a UTF-8 JSON value.</summary>
     /// <exception cref="JsonException">The bytes are not one valid JSON value.</exception>
     public static RawJson Parse(ReadOnlySpan<byte> utf8)

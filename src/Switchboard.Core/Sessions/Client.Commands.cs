@@ -370,6 +370,10 @@ internal sealed partial class Client
         {
             throw new ProtocolException(ErrorCodes.LimitExceeded, "publication data too large");
         }
+        if (request.Data.Depth() > RawJson.MaxDataDepth)
+        {
+            throw ProtocolException.BadRequest("publication data nested too deep");
+        }
         _subscriptions.TryGetValue(rule.Channel, out var sub);
         if (!ChannelPolicy.CanPublish(rule, User, sub is not null))
         {
