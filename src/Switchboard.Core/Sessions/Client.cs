@@ -28,7 +28,7 @@ internal sealed partial class Client
     private long _queuedBytes;
     private Disconnect? _disconnect;
     private volatile bool _abortWrites;
-    private volatile bool _abortTransport;
+    private volatile bool _abortTransport; // set with _abortWrites by Disconnect(abort: true), which aborts the transport
     private int _cleanedUp;
     private volatile ClientState _state = ClientState.Connecting;
 
@@ -274,8 +274,7 @@ internal sealed partial class Client
         var disconnect = _disconnect ?? Protocol.Disconnect.ConnectionClosed;
         if (_abortTransport)
         {
-            _transport.Abort();
-            return;
+            return; // Disconnect(abort: true) has aborted the transport already
         }
         try
         {
