@@ -96,6 +96,15 @@ run_node_suite compat tests/compat
 log "browser tests (Chromium $(/usr/bin/chromium --version 2>/dev/null | awk '{print $2}'))"
 run_node_suite browser tests/browser
 
+# Name every failure just above the summary, so the tail of a CI log says what broke.
+failures=$( { grep -ho '<UnitTestResult [^>]*outcome="Failed"[^>]*>' "$RESULTS"/*.trx 2>/dev/null \
+                | sed -E 's/.*testName="([^"]*)".*/\1/'
+              grep -hE '^not ok ' "$RESULTS"/*.tap 2>/dev/null | sed -E 's/^not ok [0-9]+ - //'; } )
+if [ -n "$failures" ]; then
+  log "failed tests"
+  printf '%s\n' "$failures"
+fi
+
 echo
 if [ "$skipped" -gt 0 ]; then
   echo "$passed passed, $failed failed, $skipped skipped"

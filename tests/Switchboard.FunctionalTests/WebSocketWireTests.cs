@@ -30,11 +30,14 @@ public sealed class WebSocketWireTests(ServerFixture server)
     }
 
     [Fact]
-    public async Task A_request_head_split_over_two_writes_is_served_by_the_fallback_with_the_same_protocol()
+    public async Task A_request_head_split_over_two_writes_is_served_with_the_same_protocol()
     {
+        // Usually the fast path sees only the first line and leaves the connection to the ASP.NET
+        // Core endpoint; on a loaded machine both writes may arrive together and the fast path
+        // serves it. Either way the client must see the same handshake and protocol (which path
+        // answers is not observable to a client, so it is not asserted).
         await using var ws = await WireClient.OpenAsync(server.BaseAddress, splitHead: true);
         Assert.Contains("HTTP/1.1 101 Switching Protocols", ws.ResponseHead, StringComparison.Ordinal);
-        Assert.Contains("Server: Kestrel", ws.ResponseHead, StringComparison.Ordinal);
         Assert.Contains("Sec-WebSocket-Accept: " + ws.ExpectedAccept, ws.ResponseHead, StringComparison.Ordinal);
         await ws.SendAsync(0x1, "{\"id\":1,\"connect\":{}}");
         var (_, payload) = await ws.ReceiveAsync();
