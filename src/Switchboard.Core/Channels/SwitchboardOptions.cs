@@ -12,6 +12,15 @@ public sealed class SwitchboardOptions
     /// <summary>This node's name in <c>info</c> and connect results; the machine name by default.</summary>
     public string NodeName { get; set; } = Environment.MachineName;
 
+    /// <summary>
+    /// The engine: <c>memory</c> (one node; streams and presence in process memory) or
+    /// <c>redis</c> (a cluster node; see <see cref="Redis"/>).
+    /// </summary>
+    public string Engine { get; set; } = "memory";
+
+    /// <summary>The Redis engine's settings (used when <see cref="Engine"/> is <c>redis</c>).</summary>
+    public RedisOptions Redis { get; set; } = new();
+
     /// <summary>Client connection settings.</summary>
     public ClientOptions Client { get; set; } = new();
 
@@ -145,4 +154,28 @@ public sealed class ApiOptions
 
     /// <summary>Answer errors with HTTP status codes instead of 200 with an error body.</summary>
     public bool UseHttpStatusCodes { get; set; }
+}
+
+/// <summary>The Redis engine's settings.</summary>
+public sealed class RedisOptions
+{
+    /// <summary>
+    /// One entry per shard, each a StackExchange.Redis configuration string: <c>127.0.0.1:6379</c>;
+    /// <c>sentinel-a:26379,sentinel-b:26379,serviceName=mymaster</c> for Sentinel; several seed
+    /// nodes of a Redis Cluster (with <see cref="Cluster"/>). Channels are spread over the shards
+    /// by jump consistent hashing.
+    /// </summary>
+    public List<string> Addresses { get; set; } = [];
+
+    /// <summary>The shard is a Redis Cluster: keys are hash-tagged by channel, pub/sub is sharded (SPUBLISH/SSUBSCRIBE).</summary>
+    public bool Cluster { get; set; }
+
+    /// <summary>Prefix of every key and pub/sub channel, so several installations can share a Redis.</summary>
+    public string Prefix { get; set; } = "switchboard";
+
+    /// <summary>How often a node announces itself to the others (node registry, cluster-wide counts).</summary>
+    public TimeSpan NodeHeartbeatInterval { get; set; } = TimeSpan.FromSeconds(2);
+
+    /// <summary>How long a node stays listed without a heartbeat.</summary>
+    public TimeSpan NodeTtl { get; set; } = TimeSpan.FromSeconds(6);
 }
