@@ -14,7 +14,8 @@ skipped=0
 log() { printf '\n=== %s\n' "$*"; }
 
 # Debian packages the tests need; later features (Redis, PostgreSQL, HAProxy, Chromium) add theirs here.
-APT_PACKAGES=(chromium)
+# The cluster suite (tests/cluster, via scripts/cluster.sh) needs Redis, HAProxy, curl and ss.
+APT_PACKAGES=(chromium redis-server haproxy curl iproute2)
 ensure_apt_packages() {
   local missing=()
   for pkg in "${APT_PACKAGES[@]}"; do
