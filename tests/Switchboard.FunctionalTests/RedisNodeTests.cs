@@ -128,6 +128,24 @@ public sealed class RedisNodeTests : IAsyncLifetime
     }
 
     [Fact]
+    public async Task The_channels_api_of_any_node_counts_subscribers_on_every_node()
+    {
+        var prefix = Prefix();
+        await using var a = await StartNodeAsync(prefix, "node-a");
+        await using var b = await StartNodeAsync(prefix, "node-b");
+        await UntilEveryNodeSeesAllAsync(a, b);
+        await using var onA = await a.ConnectAsync(Tokens.Connection("yara", a.Time.GetUtcNow()));
+        await using var onB = await b.ConnectAsync(Tokens.Connection("zed", b.Time.GetUtcNow()));
+        await onA.CommandAsync("\"subscribe\":{\"channel\":\"chat:both\"}");
+        await onB.CommandAsync("\"subscribe\":{\"channel\":\"chat:both\"}");
+        await onB.CommandAsync("\"subscribe\":{\"channel\":\"chat:only-b\"}");
+        using var api = a.Api();
+        var channels = (await Api.PostAsync(api, "channels", "{\"pattern\":\"chat:*\"}")).GetProperty("result").GetProperty("channels");
+        Assert.Equal(2, channels.GetProperty("chat:both").GetProperty("num_clients").GetInt32());
+        Assert.Equal(1, channels.GetProperty("chat:only-b").GetProperty("num_clients").GetInt32());
+    }
+
+    [Fact]
     public async Task A_publication_through_one_node_reaches_subscribers_on_the_other_in_order()
     {
         var prefix = Prefix();
