@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
-# Runs every test of Switchboard: unit, functional (real server, real sockets) and the
-# compatibility suite with the real `centrifuge` npm client. Installs what the tests need first.
+# Runs every test of Switchboard: unit, functional (real server, real sockets), the
+# compatibility suite with the real `centrifuge` npm client, the cluster suite (nodes on Redis
+# behind HAProxy) and the browser tests. Installs what the tests need first.
 # The last line printed is the summary: "N passed, M failed".
 set -uo pipefail
 cd "$(dirname "$0")/.."
@@ -35,7 +36,7 @@ ensure_apt_packages
 
 log "npm packages"
 (cd web && npm ci --no-audit --no-fund --loglevel=error) || { echo "npm ci failed in web/"; echo "0 passed, 1 failed"; exit 1; }
-for dir in tests/compat tests/browser; do
+for dir in tests/compat tests/cluster tests/browser; do
   (cd "$dir" && npm ci --no-audit --no-fund --loglevel=error) || { echo "npm ci failed in $dir/"; echo "0 passed, 1 failed"; exit 1; }
 done
 
@@ -104,6 +105,11 @@ redis_pid=$!
 for _ in $(seq 50); do redis-cli -p "$redis_port" ping >/dev/null 2>&1 && break; sleep 0.1; done
 Switchboard__Engine=redis Switchboard__Redis__Addresses__0="127.0.0.1:$redis_port" run_node_suite compat-redis tests/compat
 kill "$redis_pid" 2>/dev/null; wait "$redis_pid" 2>/dev/null; rm -rf "$redis_dir"
+
+# The cluster suite: Redis, three nodes on the Redis engine and HAProxy, each test file bringing
+# its own cluster up and down through scripts/cluster.sh (only the processes it started).
+log "cluster tests (redis $(redis-server --version | awk '{print $3}' | sed 's/^v=//'), $(haproxy -v | head -1 | awk '{print $1, $3}'))"
+run_node_suite cluster tests/cluster
 
 log "browser tests (Chromium $(/usr/bin/chromium --version 2>/dev/null | awk '{print $2}'))"
 run_node_suite browser tests/browser

@@ -37,6 +37,7 @@ export class WireTap {
   constructor() {
     this.conn = 0;
     this.nodes = [];
+    this.opened = []; // when each transport was created (the reconnect attempt began)
     this.channels = new Map();
     this.pendingSubscribes = new Map(); // command id → channel (per connection)
     this.closes = []; // { conn, code, reason, at }
@@ -54,6 +55,7 @@ export class WireTap {
   newConnection() {
     this.conn += 1;
     this.nodes.push(null);
+    this.opened.push(Date.now());
     this.pendingSubscribes.clear();
   }
 
@@ -166,7 +168,7 @@ export function checkStream(entries) {
 }
 
 /** A WebSocket class for the centrifuge client that feeds every frame, both ways, to `tap`. */
-function tappedWebSocket(tap) {
+export function tappedWebSocket(tap) {
   return class extends WebSocket {
     constructor(...args) {
       super(...args);

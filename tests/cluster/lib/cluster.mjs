@@ -135,11 +135,16 @@ export async function startCluster({ nodes = 3, aof = false, env = {} } = {}) {
       if (!existsSync(file)) return [];
       return readFileSync(file, 'utf8').split('\n').filter((l) => pattern.test(l));
     },
-    /** Stops every process of the cluster and deletes its state directory. */
+    /**
+     * Stops every process of the cluster and deletes its state directory; with
+     * SWITCHBOARD_CLUSTER_KEEP_LOGS=1 in the environment the logs stay there (path printed).
+     */
     async down() {
       if (!live.has(cluster)) return;
       live.delete(cluster);
-      await runChecked(['down', '--state-dir', stateDir], childEnv);
+      const keep = process.env.SWITCHBOARD_CLUSTER_KEEP_LOGS === '1';
+      await runChecked(['down', '--state-dir', stateDir, ...(keep ? ['--keep-logs'] : [])], childEnv);
+      if (keep) process.stderr.write(`cluster logs kept in ${info.logs}\n`);
     },
   });
 }
