@@ -43,6 +43,7 @@ internal sealed class BenchNode : IDisposable
             new TokenValidator(options, time),
             _broker,
             new MemoryPresenceManager(time),
+            new MemoryClusterControl(),
             time,
             new NodeMetrics(_services.GetRequiredService<System.Diagnostics.Metrics.IMeterFactory>()),
             Handlers.None,

@@ -165,5 +165,9 @@ public sealed class MemoryBrokerTests : IDisposable
         public void OnLeave(string channel, ClientInfo info)
         {
         }
+
+        public void OnChannelsInterrupted(IReadOnlyCollection<string> channels)
+        {
+        }
     }
 }

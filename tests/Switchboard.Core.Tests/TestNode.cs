@@ -26,6 +26,7 @@ internal sealed class TestNode : IDisposable
             new TokenValidator(options, Time),
             _broker,
             new MemoryPresenceManager(Time),
+            new MemoryClusterControl(),
             Time,
             new NodeMetrics(_services.GetRequiredService<System.Diagnostics.Metrics.IMeterFactory>()),
             Handlers.None,

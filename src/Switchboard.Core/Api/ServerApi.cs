@@ -11,12 +11,38 @@ namespace Switchboard.Api;
 /// apps (resolve it from the services) call it the same way. Errors are thrown as
 /// <see cref="ProtocolException"/> with the API's error codes.
 /// </summary>
-public sealed class ServerApi
+public sealed partial class ServerApi
 {
-    private readonly string _uid = Guid.NewGuid().ToString();
     private readonly Node node;
 
-    internal ServerApi(Node node) => this.node = node;
+    internal ServerApi(Node node)
+    {
+        this.node = node;
+        node.Cluster.OnCommand(OnClusterCommand);
+    }
+
+    // A command another node's API sent: applied to this node's connections of the user.
+    private void OnClusterCommand(ControlMessage message) => _ = ApplyClusterCommandAsync(message);
+
+    private async Task ApplyClusterCommandAsync(ControlMessage message)
+    {
+        try
+        {
+            await (message switch
+            {
+                { Disconnect: { User: not null } r } => DisconnectLocal(r),
+                { Refresh: { User: not null } r } => RefreshLocal(r),
+                { Unsubscribe: { User: not null } r } => UnsubscribeLocalAsync(r, CancellationToken.None),
+                { Subscribe: { User: not null } r } => SubscribeLocalAsync(r, CancellationToken.None),
+                _ => Task.CompletedTask,
+            }).ConfigureAwait(false);
+        }
+        catch (ProtocolException e)
+        {
+            // Checked on the sending node already; here only the engine can fail.
+            Log.ClusterCommandFailed(node.Logger, e.Message);
+        }
+    }
 
     /// <summary>Publishes into a channel; returns the stream position the publication got.</summary>
     public async Task<PublishApiResult> PublishAsync(PublishApiRequest request, CancellationToken ct)
@@ -88,31 +114,53 @@ public sealed class ServerApi
     /// <summary>Subscribes a user's connections (or one of them) to a channel from the server side.</summary>
     public async Task<EmptyApiMessage> SubscribeAsync(SubscribeApiRequest request, CancellationToken ct)
     {
-        var user = RequireUser(request.User);
+        RequireUser(request.User);
+        node.Policy.Resolve(request.Channel);
+        await node.Cluster.SendCommandAsync(new ControlMessage { Subscribe = request }, ct).ConfigureAwait(false);
+        await SubscribeLocalAsync(request, ct).ConfigureAwait(false);
+        return new EmptyApiMessage();
+    }
+
+    private async Task SubscribeLocalAsync(SubscribeApiRequest request, CancellationToken ct)
+    {
         var rule = node.Policy.Resolve(request.Channel);
-        foreach (var client in TargetClients(user, request.Client))
+        foreach (var client in TargetClients(request.User!, request.Client))
         {
             await client.SubscribeFromServerAsync(rule.Channel, request.Info, request.Data, ct).ConfigureAwait(false);
         }
-        return new EmptyApiMessage();
     }
 
     /// <summary>Unsubscribes a user's connections (or one) from a channel, with unsubscribe code 2000.</summary>
     public async Task<EmptyApiMessage> UnsubscribeAsync(UnsubscribeApiRequest request, CancellationToken ct)
     {
-        var user = RequireUser(request.User);
-        var rule = node.Policy.Resolve(request.Channel);
-        foreach (var client in TargetClients(user, request.Client))
-        {
-            await client.UnsubscribeFromServerAsync(rule.Channel, UnsubscribeCodes.Server, "server unsubscribe", ct).ConfigureAwait(false);
-        }
+        RequireUser(request.User);
+        node.Policy.Resolve(request.Channel);
+        await node.Cluster.SendCommandAsync(new ControlMessage { Unsubscribe = request }, ct).ConfigureAwait(false);
+        await UnsubscribeLocalAsync(request, ct).ConfigureAwait(false);
         return new EmptyApiMessage();
     }
 
-    /// <summary>Disconnects a user's connections (or one) with a code, 3503 by default.</summary>
-    public Task<EmptyApiMessage> DisconnectAsync(DisconnectApiRequest request, CancellationToken ct)
+    private async Task UnsubscribeLocalAsync(UnsubscribeApiRequest request, CancellationToken ct)
     {
-        var user = RequireUser(request.User);
+        var rule = node.Policy.Resolve(request.Channel);
+        foreach (var client in TargetClients(request.User!, request.Client))
+        {
+            await client.UnsubscribeFromServerAsync(rule.Channel, UnsubscribeCodes.Server, "server unsubscribe", ct).ConfigureAwait(false);
+        }
+    }
+
+    /// <summary>Disconnects a user's connections (or one) with a code, 3503 by default.</summary>
+    public async Task<EmptyApiMessage> DisconnectAsync(DisconnectApiRequest request, CancellationToken ct)
+    {
+        RequireUser(request.User);
+        DisconnectFor(request);
+        await node.Cluster.SendCommandAsync(new ControlMessage { Disconnect = request }, ct).ConfigureAwait(false);
+        await DisconnectLocal(request).ConfigureAwait(false);
+        return new EmptyApiMessage();
+    }
+
+    private static Disconnect DisconnectFor(DisconnectApiRequest request)
+    {
         var disconnect = Protocol.Disconnect.ForceNoReconnect;
         if (request.Disconnect is { } spec)
         {
@@ -127,22 +175,35 @@ public sealed class ServerApi
             }
             disconnect = new Disconnect((ushort)spec.Code, reason);
         }
+        return disconnect;
+    }
+
+    private Task DisconnectLocal(DisconnectApiRequest request)
+    {
+        var disconnect = DisconnectFor(request);
         var spare = request.Whitelist is null ? null : new HashSet<string>(request.Whitelist, StringComparer.Ordinal);
-        foreach (var client in TargetClients(user, request.Client))
+        foreach (var client in TargetClients(request.User!, request.Client))
         {
             if (spare is null || !spare.Contains(client.Id))
             {
                 client.Disconnect(disconnect);
             }
         }
-        return Task.FromResult(new EmptyApiMessage());
+        return Task.CompletedTask;
     }
 
     /// <summary>Sets a new expiry for a user's connections, or expires them now (3005).</summary>
-    public Task<EmptyApiMessage> RefreshAsync(RefreshApiRequest request, CancellationToken ct)
+    public async Task<EmptyApiMessage> RefreshAsync(RefreshApiRequest request, CancellationToken ct)
     {
-        var user = RequireUser(request.User);
-        foreach (var client in TargetClients(user, request.Client))
+        RequireUser(request.User);
+        await node.Cluster.SendCommandAsync(new ControlMessage { Refresh = request }, ct).ConfigureAwait(false);
+        await RefreshLocal(request).ConfigureAwait(false);
+        return new EmptyApiMessage();
+    }
+
+    private Task RefreshLocal(RefreshApiRequest request)
+    {
+        foreach (var client in TargetClients(request.User!, request.Client))
         {
             if (request.Expired)
             {
@@ -153,7 +214,7 @@ public sealed class ServerApi
                 client.ApplyServerRefresh(request.ExpireAt > 0 ? DateTimeOffset.FromUnixTimeSeconds(request.ExpireAt) : null);
             }
         }
-        return Task.FromResult(new EmptyApiMessage());
+        return Task.CompletedTask;
     }
 
     /// <summary>Who is subscribed to a channel.</summary>
@@ -215,23 +276,9 @@ public sealed class ServerApi
         return Task.FromResult(result);
     }
 
-    /// <summary>The nodes and their counts.</summary>
+    /// <summary>Every live node of the cluster and its counts.</summary>
     public Task<InfoApiResult> InfoAsync(CancellationToken ct)
-    {
-        var hub = node.Hub;
-        var info = new NodeInfo
-        {
-            Uid = _uid,
-            Name = node.Name,
-            Version = node.Version,
-            NumClients = hub.ClientCount,
-            NumUsers = hub.UserCount,
-            NumChannels = hub.Channels().Count,
-            NumSubs = hub.SubscriptionCount,
-            Uptime = (long)(node.Time.GetUtcNow() - node.StartedAt).TotalSeconds,
-        };
-        return Task.FromResult(new InfoApiResult { Nodes = [info] });
-    }
+        => Task.FromResult(new InfoApiResult { Nodes = node.Cluster.Nodes() });
 
     /// <summary>
     /// Sends an asynchronous message (a <c>message</c> push, which the client SDKs surface as a
@@ -316,5 +363,11 @@ public sealed class ServerApi
     {
         var pattern = "^" + Regex.Escape(glob).Replace("\\*", ".*", StringComparison.Ordinal).Replace("\\?", ".", StringComparison.Ordinal) + "$";
         return new Regex(pattern, RegexOptions.CultureInvariant | RegexOptions.Singleline, TimeSpan.FromMilliseconds(100));
+    }
+
+    private static partial class Log
+    {
+        [Microsoft.Extensions.Logging.LoggerMessage(61, Microsoft.Extensions.Logging.LogLevel.Warning, "A server API command from another node failed here: {Error}")]
+        public static partial void ClusterCommandFailed(Microsoft.Extensions.Logging.ILogger logger, string error);
     }
 }

@@ -37,7 +37,7 @@ internal static class ConfigurationKeys
                     Check(entry, valueType, errors);
                 }
             }
-            else if (propertyType.IsClass && propertyType != typeof(string))
+            else if (propertyType.IsClass && propertyType != typeof(string) && !typeof(System.Collections.IEnumerable).IsAssignableFrom(propertyType))
             {
                 Check(child, propertyType, errors);
             }

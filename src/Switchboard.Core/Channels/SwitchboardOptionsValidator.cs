@@ -14,6 +14,11 @@ internal sealed partial class SwitchboardOptionsValidator : IValidateOptions<Swi
     {
         var errors = new List<string>();
         const string root = SwitchboardOptions.Section;
+        if (options.Engine is not ("memory" or "redis"))
+        {
+            errors.Add($"{root}:Engine: must be memory or redis (was '{options.Engine}').");
+        }
+        ValidateRedis($"{root}:Redis", options.Redis, errors);
         ValidateClient($"{root}:Client", options.Client, errors);
         ValidateChannel($"{root}:Channel", options.Channel, errors);
         foreach (var (ns, nsOptions) in options.Namespaces)
@@ -50,6 +55,26 @@ internal sealed partial class SwitchboardOptionsValidator : IValidateOptions<Swi
             errors.Add($"{root}:NodeName: must not be empty.");
         }
         return errors.Count == 0 ? ValidateOptionsResult.Success : ValidateOptionsResult.Fail(errors);
+    }
+
+    private static void ValidateRedis(string key, RedisOptions r, List<string> errors)
+    {
+        if (string.IsNullOrEmpty(r.Prefix) || r.Prefix.IndexOfAny(['{', '}']) >= 0)
+        {
+            errors.Add($"{key}:Prefix: must be non-empty and contain no braces (they are Redis Cluster hash tags).");
+        }
+        if (r.Addresses.Any(string.IsNullOrWhiteSpace))
+        {
+            errors.Add($"{key}:Addresses: an address is empty.");
+        }
+        if (r.NodeHeartbeatInterval <= TimeSpan.Zero)
+        {
+            errors.Add($"{key}:NodeHeartbeatInterval: must be positive.");
+        }
+        if (r.NodeTtl <= r.NodeHeartbeatInterval)
+        {
+            errors.Add($"{key}:NodeTtl: must be longer than NodeHeartbeatInterval.");
+        }
     }
 
     private static void ValidateClient(string key, ClientOptions c, List<string> errors)

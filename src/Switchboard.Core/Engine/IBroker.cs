@@ -52,6 +52,12 @@ public interface IBrokerEventHandler
 
     /// <summary>A leave message for local subscribers of the channel.</summary>
     void OnLeave(string channel, ClientInfo info);
+
+    /// <summary>
+    /// Delivery of these channels was interrupted (the broker's connection dropped and came back):
+    /// publications may have been missed, so positioned subscribers must resubscribe and recover.
+    /// </summary>
+    void OnChannelsInterrupted(IReadOnlyCollection<string> channels);
 }
 
 /// <summary>History settings for one publish.</summary>

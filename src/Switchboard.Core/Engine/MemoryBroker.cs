@@ -232,6 +232,7 @@ public sealed class MemoryBroker : IBroker, IDisposable
         {
             Top++;
             publication.Offset = Top;
+            publication.Epoch = Epoch;
             _items.Add((publication, now + options.HistoryTtl));
             var excess = _items.Count - options.HistorySize;
             if (excess > 0)

@@ -17,6 +17,12 @@ public sealed class Publication
 
     /// <summary>Unix time in milliseconds when the server accepted it (0 when not recorded).</summary>
     public long Time { get; set; }
+
+    /// <summary>
+    /// The epoch of the stream the offset belongs to (not on the wire: subscribers know it from
+    /// their subscribe result). A subscriber at another epoch must resubscribe: its stream was lost.
+    /// </summary>
+    internal string? Epoch { get; set; }
 }
 
 /// <summary>Who a client is: the user, the connection and the optional info attached by tokens.</summary>

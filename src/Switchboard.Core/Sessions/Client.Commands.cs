@@ -201,6 +201,46 @@ internal sealed partial class Client
         _pongDeadline = null;
     }
 
+    // The per-user limit across the cluster: counted in the engine, uncounted at cleanup. While
+    // the engine is unavailable the node's own count is all that is checked (fail open: a Redis
+    // outage must not lock every user out).
+    private async Task CountUserConnectionAsync(string user, int limit, CancellationToken ct)
+    {
+        bool added;
+        try
+        {
+            added = await _node.Cluster.Control.TryAddUserConnectionAsync(user, _node.Uid, limit, _node.Cluster.LiveNodeUids(), ct).ConfigureAwait(false);
+        }
+        catch (ProtocolException)
+        {
+            return;
+        }
+        if (!added)
+        {
+            throw new DisconnectException(Protocol.Disconnect.ConnectionLimit);
+        }
+        _userCounted = true;
+    }
+
+    private volatile bool _userCounted;
+
+    private async Task UncountUserConnectionAsync()
+    {
+        if (!_userCounted)
+        {
+            return;
+        }
+        _userCounted = false;
+        try
+        {
+            await _node.Cluster.Control.RemoveUserConnectionAsync(User, _node.Uid, CancellationToken.None).ConfigureAwait(false);
+        }
+        catch (ProtocolException)
+        {
+            // Counted too high until this node leaves the registry; the limit errs on the safe side.
+        }
+    }
+
     private async Task<Reply?> ConnectAsync(ConnectRequest request, uint id, CancellationToken ct)
     {
         if (_state != ClientState.Connecting)
@@ -223,9 +263,16 @@ internal sealed partial class Client
         }
         var user = token?.User ?? "";
         var userLimit = _node.Options.Client.UserConnectionLimit;
-        if (user.Length > 0 && userLimit > 0 && _node.Hub.UserClients(user).Count >= userLimit)
+        if (user.Length > 0 && userLimit > 0)
         {
-            throw new DisconnectException(Protocol.Disconnect.ConnectionLimit);
+            if (_node.Hub.UserClients(user).Count >= userLimit)
+            {
+                throw new DisconnectException(Protocol.Disconnect.ConnectionLimit);
+            }
+            if (_node.Cluster.IsDistributed)
+            {
+                await CountUserConnectionAsync(user, userLimit, ct).ConfigureAwait(false);
+            }
         }
         User = user;
         ConnInfo = token?.Info ?? default;

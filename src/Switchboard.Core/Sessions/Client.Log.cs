@@ -35,5 +35,8 @@ internal sealed partial class Client
 
         [LoggerMessage(1010, LogLevel.Warning, "Client {ClientId}: gap in '{Channel}' (had {Offset}, got {Received}): unsubscribing with insufficient state")]
         public static partial void InsufficientState(ILogger logger, string clientId, string channel, ulong offset, ulong received);
+
+        [LoggerMessage(1011, LogLevel.Warning, "Client {ClientId}: stream of '{Channel}' changed epoch ({Epoch} to {NewEpoch}): unsubscribing with insufficient state")]
+        public static partial void EpochChanged(ILogger logger, string clientId, string channel, string epoch, string newEpoch);
     }
 }

@@ -344,6 +344,14 @@ internal sealed partial class Client
     {
         if (sub.Positioned && publication.Offset > 0)
         {
+            if (publication.Epoch is { } epoch && sub.Epoch.Length > 0 && epoch != sub.Epoch)
+            {
+                // The stream was lost and started again (e.g. Redis restarted without its data):
+                // the client's offsets mean nothing in the new epoch; it resubscribes and is told.
+                Log.EpochChanged(_node.Logger, Id, sub.Channel, sub.Epoch, epoch);
+                ResubscribeLater(sub.Channel);
+                return;
+            }
             if (publication.Offset <= sub.Offset)
             {
                 return;
@@ -363,6 +371,18 @@ internal sealed partial class Client
     // other locks. A method of its own so the hot path above allocates no closure.
     private void ResubscribeLater(string channel)
         => _ = Task.Run(() => UnsubscribeFromServerAsync(channel, UnsubscribeCodes.InsufficientState, "insufficient state", CancellationToken.None));
+
+    /// <summary>
+    /// The broker may have missed publications of this channel (its connection came back): a
+    /// positioned subscription resubscribes (2500) and recovers what it missed from the stream.
+    /// </summary>
+    public void OnStreamInterrupted(string channel)
+    {
+        if (_subscriptions.TryGetValue(channel, out var sub) && sub.Positioned)
+        {
+            ResubscribeLater(channel);
+        }
+    }
 
     /// <summary>Called by the hub for join and leave messages.</summary>
     public void DeliverJoinLeave(string channel, ReadOnlyMemory<byte> bytes)
@@ -403,6 +423,11 @@ internal sealed partial class Client
                 }
                 catch (OperationCanceledException)
                 {
+                    return;
+                }
+                catch (ProtocolException)
+                {
+                    // The engine is unavailable; the next refresh tries again.
                     return;
                 }
             }

@@ -317,6 +317,7 @@ internal sealed partial class Client
         _state = ClientState.Closed;
         await _closed.CancelAsync().ConfigureAwait(false);
         _node.RemoveSession(this);
+        await UncountUserConnectionAsync().ConfigureAwait(false);
         foreach (var channel in _subscriptions.Keys)
         {
             if (_subscriptions.TryRemove(channel, out var sub))

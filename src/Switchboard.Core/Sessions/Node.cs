@@ -25,6 +25,7 @@ internal sealed class Node : IBrokerEventHandler, IDisposable
         TokenValidator tokens,
         IBroker broker,
         IPresenceManager presence,
+        IClusterControl control,
         TimeProvider time,
         NodeMetrics metrics,
         Handlers handlers,
@@ -46,7 +47,27 @@ internal sealed class Node : IBrokerEventHandler, IDisposable
         metrics.Observe(this);
         _coarseTimestamp = time.GetTimestamp();
         _heartbeat = time.CreateTimer(_ => Sweep(), null, TimeSpan.FromSeconds(1), TimeSpan.FromSeconds(1));
+        Cluster = new Cluster(this, control);
     }
+
+    /// <summary>Unique id of this process in the cluster.</summary>
+    public string Uid { get; } = Guid.NewGuid().ToString();
+
+    /// <summary>The other nodes and the control messages between them.</summary>
+    public Cluster Cluster { get; }
+
+    /// <summary>This node's counts, as <c>info</c> reports them.</summary>
+    public Api.NodeInfo Info() => new()
+    {
+        Uid = Uid,
+        Name = Name,
+        Version = Version,
+        NumClients = Hub.ClientCount,
+        NumUsers = Hub.UserCount,
+        NumChannels = Hub.ChannelCount,
+        NumSubs = Hub.SubscriptionCount,
+        Uptime = (long)(Time.GetUtcNow() - StartedAt).TotalSeconds,
+    };
 
     public SwitchboardOptions Options { get; }
     public ChannelPolicy Policy { get; }
@@ -196,6 +217,7 @@ internal sealed class Node : IBrokerEventHandler, IDisposable
         {
             // Clients that did not close in time are dropped with the process.
         }
+        await Cluster.LeaveAsync().ConfigureAwait(false);
     }
 
     public void OnPublication(string channel, Publication publication) => Hub.BroadcastPublication(channel, publication);
@@ -204,5 +226,21 @@ internal sealed class Node : IBrokerEventHandler, IDisposable
 
     public void OnLeave(string channel, ClientInfo info) => Hub.BroadcastJoinLeave(channel, new Push { Channel = channel, Leave = new LeavePush { Info = info } });
 
-    public void Dispose() => _heartbeat.Dispose();
+    /// <summary>The broker lost these channels' deliveries for a while: positioned subscribers resubscribe and recover.</summary>
+    public void OnChannelsInterrupted(IReadOnlyCollection<string> channels)
+    {
+        foreach (var channel in channels)
+        {
+            foreach (var client in Hub.Subscribers(channel))
+            {
+                client.OnStreamInterrupted(channel);
+            }
+        }
+    }
+
+    public void Dispose()
+    {
+        _heartbeat.Dispose();
+        Cluster.Dispose();
+    }
 }

@@ -6,6 +6,7 @@ using Switchboard.Api;
 using Switchboard.Auth;
 using Switchboard.Channels;
 using Switchboard.Engine;
+using Switchboard.Engine.Redis;
 using Switchboard.Server.Api;
 using Switchboard.Server.Transports;
 using Switchboard.Sessions;
@@ -87,8 +88,7 @@ public static class SwitchboardApp
         services.AddSingleton(TimeProvider.System);
         services.AddSingleton<ChannelPolicy>();
         services.AddSingleton<TokenValidator>();
-        services.AddSingleton<IBroker, MemoryBroker>();
-        services.AddSingleton<IPresenceManager, MemoryPresenceManager>();
+        AddEngine(services, configuration);
         services.AddSingleton<NodeMetrics>();
         services.AddSingleton(sp => new Handlers(sp));
         services.AddSingleton<Node>();
@@ -115,6 +115,29 @@ public static class SwitchboardApp
             o.SerializerOptions.PropertyNamingPolicy = System.Text.Json.JsonNamingPolicy.SnakeCaseLower;
             o.SerializerOptions.TypeInfoResolverChain.Insert(0, ApiJsonContext.Default);
         });
+    }
+
+    // The engine named by Switchboard:Engine: memory (default, one node) or redis (a cluster node).
+    private static void AddEngine(IServiceCollection services, IConfiguration configuration)
+    {
+        var engine = configuration[$"{SwitchboardOptions.Section}:{nameof(SwitchboardOptions.Engine)}"] ?? "memory";
+        if (string.Equals(engine, "redis", StringComparison.OrdinalIgnoreCase))
+        {
+            services.AddSingleton(sp => RedisEngine.ConnectAsync(
+                sp.GetRequiredService<IOptions<SwitchboardOptions>>().Value.Redis,
+                sp.GetRequiredService<TimeProvider>(),
+                sp.GetRequiredService<ILoggerFactory>(),
+                CancellationToken.None).GetAwaiter().GetResult());
+            services.AddSingleton<IBroker>(sp => sp.GetRequiredService<RedisEngine>().Broker);
+            services.AddSingleton<IPresenceManager>(sp => sp.GetRequiredService<RedisEngine>().Presence);
+            services.AddSingleton<IClusterControl>(sp => sp.GetRequiredService<RedisEngine>().Control);
+        }
+        else
+        {
+            services.AddSingleton<IBroker, MemoryBroker>();
+            services.AddSingleton<IPresenceManager, MemoryPresenceManager>();
+            services.AddSingleton<IClusterControl, MemoryClusterControl>();
+        }
     }
 
     internal static void MapSwitchboard(WebApplication app)

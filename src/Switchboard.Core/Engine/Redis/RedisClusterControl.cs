@@ -1,0 +1,110 @@
+using Microsoft.Extensions.Logging;
+using StackExchange.Redis;
+
+namespace Switchboard.Engine.Redis;
+
+/// <summary>
+/// Control messages over one pub/sub channel of the first shard (every node listens to it), and
+/// the cluster-wide per-user connection count as a hash per user: node uid → connections there.
+/// Only live nodes' fields count, so a dead node's connections stop counting when it leaves the
+/// registry.
+/// </summary>
+public sealed partial class RedisClusterControl : IClusterControl
+{
+    private readonly RedisShard[] _shards;
+    private readonly ILogger _logger;
+    private Action<ReadOnlyMemory<byte>>? _handler;
+    private ChannelMessageQueue? _queue;
+
+    internal RedisClusterControl(RedisShard[] shards, ILogger logger)
+    {
+        _shards = shards;
+        _logger = logger;
+    }
+
+    private RedisShard ControlShard => _shards[0];
+
+    /// <inheritdoc/>
+    public bool IsDistributed => true;
+
+    /// <inheritdoc/>
+    public void RegisterHandler(Action<ReadOnlyMemory<byte>> handler) => _handler = handler;
+
+    internal async Task StartAsync()
+    {
+        // Subscribed even while Redis is away: the client library subscribes once it connects.
+        _queue = await ControlShard.Subscriber.SubscribeAsync(ControlShard.ControlChannel).ConfigureAwait(false);
+        _queue.OnMessage(message =>
+        {
+            try
+            {
+                _handler?.Invoke((ReadOnlyMemory<byte>)message.Message);
+            }
+#pragma warning disable CA1031 // a bad control message must not end the control queue
+            catch (Exception e)
+#pragma warning restore CA1031
+            {
+                Log.BadControlMessage(_logger, e);
+            }
+        });
+    }
+
+    /// <inheritdoc/>
+    public async Task BroadcastAsync(ReadOnlyMemory<byte> message, CancellationToken cancellationToken)
+    {
+        try
+        {
+            await ControlShard.Subscriber.PublishAsync(ControlShard.ControlChannel, message).ConfigureAwait(false);
+        }
+        catch (Exception e) when (e is RedisConnectionException or RedisTimeoutException)
+        {
+            throw RedisShard.Unavailable();
+        }
+    }
+
+    /// <inheritdoc/>
+    public async Task<bool> TryAddUserConnectionAsync(string user, string nodeUid, int limit, IReadOnlyCollection<string> liveNodeUids, CancellationToken cancellationToken)
+    {
+        ArgumentNullException.ThrowIfNull(liveNodeUids);
+        var shard = _shards[JumpHash.Bucket(user, _shards.Length)];
+        var values = new RedisValue[3 + liveNodeUids.Count];
+        values[0] = nodeUid;
+        values[1] = limit;
+        values[2] = (long)TimeSpan.FromDays(1).TotalMilliseconds;
+        var i = 3;
+        foreach (var uid in liveNodeUids)
+        {
+            values[i++] = uid;
+        }
+        var added = await shard.ScriptAsync(RedisScripts.AddUserConnection, [shard.UserConnectionsKey(user)], values).ConfigureAwait(false);
+        return (long)added == 1;
+    }
+
+    /// <inheritdoc/>
+    public async Task RemoveUserConnectionAsync(string user, string nodeUid, CancellationToken cancellationToken)
+    {
+        var shard = _shards[JumpHash.Bucket(user, _shards.Length)];
+        await shard.ScriptAsync(RedisScripts.RemoveUserConnection, [shard.UserConnectionsKey(user)], [nodeUid]).ConfigureAwait(false);
+    }
+
+    internal async Task StopAsync()
+    {
+        if (_queue is { } queue)
+        {
+            try
+            {
+                await queue.UnsubscribeAsync().ConfigureAwait(false);
+            }
+            catch (Exception e) when (e is RedisConnectionException or RedisTimeoutException)
+            {
+                // Going away anyway.
+            }
+        }
+    }
+
+    private static partial class Log
+    {
+        [LoggerMessage(EventId = 51, Level = LogLevel.Error, Message = "A control message could not be handled")]
+        public static partial void BadControlMessage(ILogger logger, Exception error);
+    }
+}

@@ -1,0 +1,148 @@
+using System.Text.Json;
+using System.Text.Json.Serialization;
+using Microsoft.Extensions.Logging;
+using Switchboard.Api;
+using Switchboard.Engine;
+using Switchboard.Protocol;
+
+namespace Switchboard.Sessions;
+
+/// <summary>
+/// This node's view of the cluster: the registry of live nodes (each node announces itself every
+/// <c>NodeHeartbeatInterval</c>; one not heard of for <c>NodeTtl</c> is dropped), and the
+/// control messages that carry server API commands to whichever node holds the user.
+/// With the memory engine the cluster is this node alone.
+/// </summary>
+internal sealed partial class Cluster : IDisposable
+{
+    private readonly Node _node;
+    private readonly IClusterControl _control;
+    private readonly Dictionary<string, (NodeInfo Info, DateTimeOffset ExpireAt)> _nodes = new(StringComparer.Ordinal);
+    private readonly Lock _lock = new();
+    private readonly ITimer? _announcer;
+    private Action<ControlMessage>? _commandHandler;
+
+    public Cluster(Node node, IClusterControl control)
+    {
+        _node = node;
+        _control = control;
+        control.RegisterHandler(OnMessage);
+        if (control.IsDistributed)
+        {
+            var interval = node.Options.Redis.NodeHeartbeatInterval;
+            _announcer = node.Time.CreateTimer(_ => _ = AnnounceAsync(leaving: false), null, TimeSpan.Zero, interval);
+        }
+    }
+
+    /// <summary>True when other nodes may hold users and channels.</summary>
+    public bool IsDistributed => _control.IsDistributed;
+
+    public IClusterControl Control => _control;
+
+    /// <summary>Sets who applies server API commands that arrive from other nodes.</summary>
+    public void OnCommand(Action<ControlMessage> handler) => _commandHandler = handler;
+
+    /// <summary>This node and every other node heard of within its TTL.</summary>
+    public List<NodeInfo> Nodes()
+    {
+        var now = _node.Time.GetUtcNow();
+        var result = new List<NodeInfo> { _node.Info() };
+        lock (_lock)
+        {
+            foreach (var (uid, entry) in _nodes.ToList())
+            {
+                if (entry.ExpireAt <= now)
+                {
+                    _nodes.Remove(uid);
+                }
+                else
+                {
+                    result.Add(entry.Info);
+                }
+            }
+        }
+        return result;
+    }
+
+    /// <summary>The uids of the live nodes, this one included.</summary>
+    public List<string> LiveNodeUids() => [.. Nodes().Select(n => n.Uid)];
+
+    /// <summary>Sends a server API command to every other node (no-op on a single node).</summary>
+    public async Task SendCommandAsync(ControlMessage message, CancellationToken ct)
+    {
+        if (!_control.IsDistributed)
+        {
+            return;
+        }
+        message.From = _node.Uid;
+        await _control.BroadcastAsync(JsonSerializer.SerializeToUtf8Bytes(message, ControlJsonContext.Default.ControlMessage), ct).ConfigureAwait(false);
+    }
+
+    /// <summary>Tells the other nodes this one is leaving, so they drop it at once.</summary>
+    public Task LeaveAsync() => _control.IsDistributed ? AnnounceAsync(leaving: true) : Task.CompletedTask;
+
+    private async Task AnnounceAsync(bool leaving)
+    {
+        try
+        {
+            var message = new ControlMessage { From = _node.Uid, Node = _node.Info(), Leaving = leaving };
+            await _control.BroadcastAsync(JsonSerializer.SerializeToUtf8Bytes(message, ControlJsonContext.Default.ControlMessage), CancellationToken.None).ConfigureAwait(false);
+        }
+        catch (ProtocolException e)
+        {
+            Log.AnnounceFailed(_node.Logger, e.Message);
+        }
+    }
+
+    private void OnMessage(ReadOnlyMemory<byte> bytes)
+    {
+        var message = JsonSerializer.Deserialize(bytes.Span, ControlJsonContext.Default.ControlMessage);
+        if (message is null || message.From == _node.Uid)
+        {
+            return;
+        }
+        if (message.Node is { } info)
+        {
+            lock (_lock)
+            {
+                if (message.Leaving)
+                {
+                    _nodes.Remove(message.From);
+                }
+                else
+                {
+                    _nodes[message.From] = (info, _node.Time.GetUtcNow() + _node.Options.Redis.NodeTtl);
+                }
+            }
+            return;
+        }
+        _commandHandler?.Invoke(message);
+    }
+
+    public void Dispose() => _announcer?.Dispose();
+
+    private static partial class Log
+    {
+        [LoggerMessage(EventId = 60, Level = LogLevel.Warning, Message = "Announcing this node to the cluster failed: {Error}")]
+        public static partial void AnnounceFailed(ILogger logger, string error);
+    }
+}
+
+/// <summary>A message between nodes: a node's heartbeat, or a server API command to apply locally.</summary>
+internal sealed class ControlMessage
+{
+    /// <summary>The uid of the sending node.</summary>
+    public string From { get; set; } = "";
+    public NodeInfo? Node { get; set; }
+    public bool Leaving { get; set; }
+    public DisconnectApiRequest? Disconnect { get; set; }
+    public UnsubscribeApiRequest? Unsubscribe { get; set; }
+    public SubscribeApiRequest? Subscribe { get; set; }
+    public RefreshApiRequest? Refresh { get; set; }
+}
+
+[JsonSourceGenerationOptions(
+    PropertyNamingPolicy = JsonKnownNamingPolicy.SnakeCaseLower,
+    DefaultIgnoreCondition = JsonIgnoreCondition.WhenWritingDefault)]
+[JsonSerializable(typeof(ControlMessage))]
+internal sealed partial class ControlJsonContext : JsonSerializerContext;
