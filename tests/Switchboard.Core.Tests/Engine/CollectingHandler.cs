@@ -10,6 +10,9 @@ public enum BrokerEventKind
     Publication,
     Join,
     Leave,
+
+    /// <summary>The broker told the node that delivery of the channel was interrupted (publications may be missing).</summary>
+    Interrupted,
 }
 
 /// <summary>One delivery: a publication, or a join/leave with the client's info.</summary>
@@ -18,6 +21,7 @@ public sealed record BrokerEvent(BrokerEventKind Kind, string Channel, Publicati
     public override string ToString() => Kind switch
     {
         BrokerEventKind.Publication => $"publication {Publication!.Offset} {Encoding.UTF8.GetString(Publication.Data.Utf8.Span)}",
+        BrokerEventKind.Interrupted => "interrupted",
         _ => $"{Kind.ToString().ToLowerInvariant()} {Info!.User}/{Info.Client}",
     };
 }
@@ -42,6 +46,14 @@ public sealed class CollectingHandler : IBrokerEventHandler
 
     public void OnLeave(string channel, ClientInfo info) => Add(new BrokerEvent(BrokerEventKind.Leave, channel, null, info));
 
+    public void OnChannelsInterrupted(IReadOnlyCollection<string> channels)
+    {
+        foreach (var channel in channels)
+        {
+            Add(new BrokerEvent(BrokerEventKind.Interrupted, channel, null, null));
+        }
+    }
+
     /// <summary>Everything delivered on the channel so far, in delivery order.</summary>
     public IReadOnlyList<BrokerEvent> Events(string channel)
     {
@@ -61,6 +73,13 @@ public sealed class CollectingHandler : IBrokerEventHandler
         var events = await WaitAsync(channel, es => es.Count(e => e.Kind == BrokerEventKind.Publication) >= count, $"{count} publication(s)");
         return [.. events.Where(e => e.Kind == BrokerEventKind.Publication).Select(e => e.Publication!)];
     }
+
+    /// <summary>How many times delivery of the channel was reported interrupted so far.</summary>
+    public int Interruptions(string channel) => Events(channel).Count(e => e.Kind == BrokerEventKind.Interrupted);
+
+    /// <summary>Waits until the broker reports delivery of the channel interrupted.</summary>
+    public Task WaitForInterruptionAsync(string channel)
+        => WaitAsync(channel, es => es.Any(e => e.Kind == BrokerEventKind.Interrupted), "an interruption");
 
     /// <summary>Waits until at least <paramref name="count"/> events of any kind arrived on the channel; returns all of them.</summary>
     public Task<IReadOnlyList<BrokerEvent>> WaitForEventsAsync(string channel, int count)

@@ -78,6 +78,9 @@ public abstract class EngineConformanceTests : IAsyncLifetime
         var delivered = await Events.WaitForPublicationsAsync(channel, 10);
         Assert.Equal(Enumerable.Range(1, 10), delivered.Select(N));
         Assert.Equal(Enumerable.Range(1, 10).Select(i => (ulong)i), delivered.Select(p => p.Offset));
+        // The hub compares it with each subscriber's epoch to notice a stream that started over.
+        var epoch = (await Read(channel, limit: 0)).Position.Epoch;
+        Assert.All(delivered, p => Assert.Equal(epoch, p.Epoch));
     }
 
     [Fact]
@@ -141,6 +144,17 @@ public abstract class EngineConformanceTests : IAsyncLifetime
         Assert.False(outcome.Suppressed);
         Assert.Equal(0UL, delivered.Offset);
         Assert.Equal(1, N(delivered));
+        var page = await Read(channel);
+        Assert.Empty(page.Publications);
+        Assert.Equal(0UL, page.Position.Offset);
+    }
+
+    [Fact]
+    public async Task Publications_with_a_history_size_but_no_history_ttl_are_not_kept()
+    {
+        var channel = NewChannel();
+        var outcome = await Publish(channel, 1, new PublishOptions { HistorySize = 10, HistoryMetaTtl = MetaTtl });
+        Assert.Equal(0UL, outcome.Position.Offset);
         var page = await Read(channel);
         Assert.Empty(page.Publications);
         Assert.Equal(0UL, page.Position.Offset);
@@ -323,6 +337,19 @@ public abstract class EngineConformanceTests : IAsyncLifetime
         var page = await Read(channel);
         Assert.Equal([3], page.Publications.Select(N));
         Assert.Equal(restarted.Position, page.Position);
+    }
+
+    [Fact]
+    public async Task A_publication_into_a_stream_that_started_over_is_delivered_with_the_new_epoch()
+    {
+        var channel = NewChannel();
+        await Broker.SubscribeAsync(channel, Ct);
+        var old = await Publish(channel, 1);
+        Time.Advance(MetaTtl + TimeSpan.FromSeconds(1));
+        var restarted = await Publish(channel, 2);
+        var delivered = await Events.WaitForPublicationsAsync(channel, 2);
+        Assert.Equal([(old.Position.Epoch, 1UL), (restarted.Position.Epoch, 1UL)], delivered.Select(p => (p.Epoch, p.Offset)));
+        Assert.NotEqual(old.Position.Epoch, restarted.Position.Epoch);
     }
 
     [Fact]

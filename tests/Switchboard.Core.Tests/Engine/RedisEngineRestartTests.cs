@@ -1,0 +1,155 @@
+using Microsoft.Extensions.Time.Testing;
+using Switchboard.Channels;
+using Switchboard.Engine;
+using Switchboard.Protocol;
+using Switchboard.Sessions;
+using Switchboard.Testing;
+
+namespace Switchboard.Core.Tests.Engine;
+
+/// <summary>
+/// The Redis engine across a Redis restart or outage. The servers are this class's own: tests here
+/// restart and kill them. Without persistence a restart loses every stream, so streams get new
+/// epochs and old positions are refused (112); with an append-only file they carry on.
+/// </summary>
+public sealed class RedisEngineRestartTests(RedisServerFixture volatileRedis, AppendOnlyRedisServerFixture durableRedis)
+    : IClassFixture<RedisServerFixture>, IClassFixture<AppendOnlyRedisServerFixture>, IAsyncLifetime
+{
+    private static readonly PublishOptions History = new()
+    {
+        HistorySize = 10,
+        HistoryTtl = TimeSpan.FromMinutes(1),
+        HistoryMetaTtl = TimeSpan.FromHours(1),
+    };
+
+    private readonly FakeTimeProvider _time = new(DateTimeOffset.UtcNow);
+    private readonly string _prefix = "sbtest-" + Guid.NewGuid().ToString("N")[..12];
+    private readonly List<IAsyncDisposable> _lifetimes = [];
+
+    public Task InitializeAsync() => Task.CompletedTask;
+
+    public async Task DisposeAsync()
+    {
+        foreach (var lifetime in _lifetimes)
+        {
+            await lifetime.DisposeAsync();
+        }
+    }
+
+    [Fact]
+    public async Task After_a_restart_without_persistence_a_publish_succeeds_in_a_new_epoch_and_old_positions_are_refused()
+    {
+        var node = await NodeAsync(volatileRedis.Server);
+        var channel = NewChannel();
+        await Publish(node.Broker, channel, 1);
+        var old = (await Publish(node.Broker, channel, 2)).Position;
+
+        await volatileRedis.Server.RestartAsync();
+
+        var fresh = await Publish(node.Broker, channel, 3);
+        Assert.Equal(1UL, fresh.Position.Offset);
+        Assert.NotEqual(old.Epoch, fresh.Position.Epoch);
+        var e = await Assert.ThrowsAsync<ProtocolException>(() => node.Broker.HistoryAsync(channel, new HistoryQuery { Since = old, Limit = 10 }, Ct));
+        Assert.Equal(ErrorCodes.UnrecoverablePosition, e.Code);
+        var page = await node.Broker.HistoryAsync(channel, new HistoryQuery { Limit = 301 }, Ct);
+        Assert.False(Recovery.Decide(old.Epoch, old.Offset, page, 300).Recovered);
+    }
+
+    [Fact]
+    public async Task After_a_restart_with_an_append_only_file_the_stream_keeps_its_epoch_and_publications()
+    {
+        var node = await NodeAsync(durableRedis.Server);
+        var channel = NewChannel();
+        var first = await Publish(node.Broker, channel, 1);
+        await Publish(node.Broker, channel, 2);
+
+        await durableRedis.Server.RestartAsync();
+
+        var third = await Publish(node.Broker, channel, 3);
+        Assert.Equal(first.Position with { Offset = 3 }, third.Position);
+        var page = await node.Broker.HistoryAsync(channel, new HistoryQuery { Since = first.Position, Limit = 301 }, Ct);
+        var (recovered, publications) = Recovery.Decide(first.Position.Epoch, 1, page, 300);
+        Assert.True(recovered);
+        Assert.Equal([2UL, 3], publications.Select(p => p.Offset));
+    }
+
+    [Fact]
+    public async Task A_node_subscribed_across_a_restart_is_told_its_channels_were_interrupted_and_then_receives_again()
+    {
+        var publisher = await NodeAsync(volatileRedis.Server);
+        var subscriber = await NodeAsync(volatileRedis.Server);
+        var channel = NewChannel();
+        var quiet = NewChannel();
+        await subscriber.Broker.SubscribeAsync(channel, Ct);
+        await subscriber.Broker.SubscribeAsync(quiet, Ct);
+        await subscriber.Broker.UnsubscribeAsync(quiet, Ct);
+        await Publish(publisher.Broker, channel, 1);
+        await subscriber.Events.WaitForPublicationsAsync(channel, 1);
+
+        await volatileRedis.Server.RestartAsync();
+
+        await subscriber.Events.WaitForInterruptionAsync(channel);
+        // Only channels the node is still subscribed to need their subscribers to recover.
+        Assert.Equal(0, subscriber.Events.Interruptions(quiet));
+        await Publish(publisher.Broker, channel, 2);
+        var delivered = await subscriber.Events.WaitForPublicationsAsync(channel, 2);
+        Assert.Equal(["""{"n":1}""", """{"n":2}"""], delivered.Select(p => Text(p.Data)));
+    }
+
+    [Fact]
+    public async Task Calls_while_redis_is_down_fail_with_a_temporary_internal_error_and_work_again_once_it_is_back()
+    {
+        var node = await NodeAsync(volatileRedis.Server);
+        var channel = NewChannel();
+        await Publish(node.Broker, channel, 1);
+
+        await volatileRedis.Server.KillAsync();
+        try
+        {
+            // All at once: each waits for the client library's timeout before it fails.
+            var failing = Task.WhenAll(
+                Assert.ThrowsAsync<ProtocolException>(() => Publish(node.Broker, channel, 2)),
+                Assert.ThrowsAsync<ProtocolException>(() => node.Broker.HistoryAsync(channel, new HistoryQuery { Limit = 0 }, Ct)),
+                Assert.ThrowsAsync<ProtocolException>(() => node.Broker.RemoveHistoryAsync(channel, Ct)),
+                Assert.ThrowsAsync<ProtocolException>(() => node.Presence.AddPresenceAsync(channel, new ClientInfo { User = "u", Client = "c" }, TimeSpan.FromMinutes(1), Ct)),
+                Assert.ThrowsAsync<ProtocolException>(() => node.Presence.PresenceAsync(channel, Ct)),
+                Assert.ThrowsAsync<ProtocolException>(() => node.Presence.PresenceStatsAsync(channel, Ct)));
+            // Best effort by design: joins and leaves are not kept, a presence entry expires by itself.
+            var bestEffort = Task.WhenAll(
+                node.Broker.PublishJoinAsync(channel, new ClientInfo { User = "u", Client = "c" }, Ct),
+                node.Broker.PublishLeaveAsync(channel, new ClientInfo { User = "u", Client = "c" }, Ct),
+                node.Presence.RemovePresenceAsync(channel, "c", Ct));
+            Assert.All(await failing, f =>
+            {
+                Assert.Equal(ErrorCodes.Internal, f.Code);
+                Assert.True(f.Temporary);
+            });
+            await bestEffort;
+        }
+        finally
+        {
+            await volatileRedis.Server.RestartAsync();
+        }
+
+        var after = await Publish(node.Broker, channel, 3);
+        Assert.Equal(1UL, after.Position.Offset);
+    }
+
+    private async Task<EngineNode> NodeAsync(RedisServer server)
+    {
+        var parts = await RedisEngines.ConnectAsync(new RedisOptions { Addresses = [server.Address], Prefix = _prefix }, _time);
+        _lifetimes.Add(parts.Lifetime);
+        var handler = new CollectingHandler();
+        parts.Broker.RegisterEventHandler(handler);
+        return new EngineNode(parts.Broker, parts.Presence, handler);
+    }
+
+    private static CancellationToken Ct => CancellationToken.None;
+
+    private static string NewChannel() => "restart-" + Guid.NewGuid().ToString("N");
+
+    private static Task<PublishOutcome> Publish(IBroker broker, string channel, int n)
+        => broker.PublishAsync(channel, new Publication { Data = RawJson.Parse($$"""{"n":{{n}}}""") }, History, Ct);
+
+    private static string Text(RawJson json) => System.Text.Encoding.UTF8.GetString(json.Utf8.Span);
+}
