@@ -439,6 +439,24 @@ public abstract class EngineConformanceTests : IAsyncLifetime
     }
 
     [Fact]
+    public async Task Idempotency_keys_stay_per_channel_whatever_characters_channel_names_and_keys_hold()
+    {
+        // Pairs where channel + key and other channel + other key spell the same text: ("c}.x", "k")
+        // and ("c", "x}.k"). Several pairs, so an engine that spreads channels over shards puts
+        // some pair on one shard.
+        for (var i = 0; i < 20; i++)
+        {
+            var channel = NewChannel();
+            var longer = await Publish(channel + "}.x", 1, History() with { IdempotencyKey = "k" });
+            var shorter = await Publish(channel, 2, History() with { IdempotencyKey = "x}.k" });
+            Assert.False(longer.Suppressed);
+            Assert.False(shorter.Suppressed);
+            Assert.Equal(1UL, shorter.Position.Offset);
+            Assert.Equal([2], (await Read(channel)).Publications.Select(N));
+        }
+    }
+
+    [Fact]
     public async Task A_repeated_idempotency_key_without_history_is_delivered_once()
     {
         var channel = NewChannel();

@@ -86,6 +86,17 @@ public sealed class RedisEngineNodesTests(RedisServerFixture redis) : IClassFixt
     }
 
     [Fact]
+    public async Task A_node_that_unsubscribed_is_no_longer_listening_in_redis()
+    {
+        var channel = NewChannel();
+        var pubSubName = $"{_prefix}.channel.{{{channel}}}";
+        await B.Broker.SubscribeAsync(channel, Ct);
+        Assert.Equal(1L, ((object?[])(await redis.Server.CommandAsync("PUBSUB", "NUMSUB", pubSubName))!)[1]);
+        await B.Broker.UnsubscribeAsync(channel, Ct);
+        Assert.Equal(0L, ((object?[])(await redis.Server.CommandAsync("PUBSUB", "NUMSUB", pubSubName))!)[1]);
+    }
+
+    [Fact]
     public async Task Joins_and_leaves_through_one_node_reach_the_other()
     {
         var channel = NewChannel();

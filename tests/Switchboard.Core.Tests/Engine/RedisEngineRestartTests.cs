@@ -1,6 +1,7 @@
 using Microsoft.Extensions.Time.Testing;
 using Switchboard.Channels;
 using Switchboard.Engine;
+using Switchboard.Engine.Redis;
 using Switchboard.Protocol;
 using Switchboard.Sessions;
 using Switchboard.Testing;
@@ -12,8 +13,8 @@ namespace Switchboard.Core.Tests.Engine;
 /// restart and kill them. Without persistence a restart loses every stream, so streams get new
 /// epochs and old positions are refused (112); with an append-only file they carry on.
 /// </summary>
-public sealed class RedisEngineRestartTests(RedisServerFixture volatileRedis, AppendOnlyRedisServerFixture durableRedis)
-    : IClassFixture<RedisServerFixture>, IClassFixture<AppendOnlyRedisServerFixture>, IAsyncLifetime
+public sealed class RedisEngineRestartTests(RedisServerFixture volatileRedis, AppendOnlyRedisServerFixture durableRedis, TwoRedisServersFixture shards)
+    : IClassFixture<RedisServerFixture>, IClassFixture<AppendOnlyRedisServerFixture>, IClassFixture<TwoRedisServersFixture>, IAsyncLifetime
 {
     private static readonly PublishOptions History = new()
     {
@@ -135,9 +136,87 @@ public sealed class RedisEngineRestartTests(RedisServerFixture volatileRedis, Ap
         Assert.Equal(1UL, after.Position.Offset);
     }
 
-    private async Task<EngineNode> NodeAsync(RedisServer server)
+    [Fact]
+    public async Task An_engine_started_while_redis_is_down_fails_calls_temporarily_and_works_once_redis_is_up()
     {
-        var parts = await RedisEngines.ConnectAsync(new RedisOptions { Addresses = [server.Address], Prefix = _prefix }, _time);
+        await volatileRedis.Server.KillAsync();
+        EngineNode node;
+        try
+        {
+            node = await NodeAsync(volatileRedis.Server);
+            var e = await Assert.ThrowsAsync<ProtocolException>(() => Publish(node.Broker, NewChannel(), 1));
+            Assert.Equal(ErrorCodes.Internal, e.Code);
+            Assert.True(e.Temporary);
+        }
+        finally
+        {
+            await volatileRedis.Server.RestartAsync();
+        }
+        var channel = NewChannel();
+        await node.Broker.SubscribeAsync(channel, Ct);
+        Assert.Equal(1UL, (await Publish(node.Broker, channel, 1)).Position.Offset);
+        await node.Events.WaitForPublicationsAsync(channel, 1);
+    }
+
+    [Fact]
+    public async Task A_subscribe_that_failed_while_redis_was_down_leaves_no_subscription_in_redis_once_the_channel_is_unsubscribed()
+    {
+        var node = await NodeAsync(volatileRedis.Server);
+        var channel = NewChannel();
+        await volatileRedis.Server.KillAsync();
+        try
+        {
+            var e = await Assert.ThrowsAsync<ProtocolException>(() => node.Broker.SubscribeAsync(channel, Ct));
+            Assert.Equal(ErrorCodes.Internal, e.Code);
+            Assert.True(e.Temporary);
+        }
+        finally
+        {
+            await volatileRedis.Server.RestartAsync();
+        }
+        // The hub subscribes again for the channel's next subscriber, and unsubscribes when it leaves.
+        await node.Broker.SubscribeAsync(channel, Ct);
+        await node.Broker.UnsubscribeAsync(channel, Ct);
+
+        // Nobody in Redis listens to the channel any more (else Redis keeps sending its
+        // publications to a node that drops or, worse, buffers them).
+        var numsub = (object?[])(await volatileRedis.Server.CommandAsync("PUBSUB", "NUMSUB", $"{_prefix}.channel.{{{channel}}}"))!;
+        Assert.Equal(0L, numsub[1]);
+    }
+
+    [Fact]
+    public async Task Restarting_one_shard_interrupts_only_the_channels_kept_on_that_shard()
+    {
+        var node = await NodeAsync([.. shards.Servers.Select(s => s.Address)]);
+        var channels = Enumerable.Range(0, 8).Select(_ => NewChannel()).ToList();
+        foreach (var channel in channels)
+        {
+            await node.Broker.SubscribeAsync(channel, Ct);
+        }
+        var onFirst = channels.Where(c => JumpHash.Bucket(c, 2) == 0).ToList();
+        var onSecond = channels.Except(onFirst).ToList();
+        Assert.NotEmpty(onFirst);
+        Assert.NotEmpty(onSecond);
+
+        await shards.Servers[0].RestartAsync();
+
+        foreach (var channel in onFirst)
+        {
+            await node.Events.WaitForInterruptionAsync(channel);
+        }
+        Assert.All(onSecond, c => Assert.Equal(0, node.Events.Interruptions(c)));
+        foreach (var channel in channels)
+        {
+            await Publish(node.Broker, channel, 1);
+            Assert.Single(await node.Events.WaitForPublicationsAsync(channel, 1));
+        }
+    }
+
+    private Task<EngineNode> NodeAsync(RedisServer server) => NodeAsync([server.Address]);
+
+    private async Task<EngineNode> NodeAsync(List<string> addresses)
+    {
+        var parts = await RedisEngines.ConnectAsync(new RedisOptions { Addresses = addresses, Prefix = _prefix }, _time);
         _lifetimes.Add(parts.Lifetime);
         var handler = new CollectingHandler();
         parts.Broker.RegisterEventHandler(handler);
