@@ -14,7 +14,7 @@ skipped=0
 log() { printf '\n=== %s\n' "$*"; }
 
 # Debian packages the tests need; later features (Redis, PostgreSQL, HAProxy, Chromium) add theirs here.
-APT_PACKAGES=(chromium)
+APT_PACKAGES=(chromium redis-server haproxy)
 ensure_apt_packages() {
   local missing=()
   for pkg in "${APT_PACKAGES[@]}"; do
@@ -92,6 +92,17 @@ run_node_suite() { # name, folder: runs `npm test` there and adds its TAP counts
 
 log "compatibility tests (centrifuge $(node -p "require('./tests/compat/node_modules/centrifuge/package.json').version"))"
 run_node_suite compat tests/compat
+
+# The same compatibility suite with the Redis engine: a real redis-server on a free port, started
+# here and stopped by its pid (only the process this script started).
+log "compatibility tests on the Redis engine ($(redis-server --version | awk '{print $3}'))"
+redis_port=$(node -e "const s=require('net').createServer();s.listen(0,'127.0.0.1',()=>{console.log(s.address().port);s.close()})")
+redis_dir=$(mktemp -d)
+redis-server --port "$redis_port" --bind 127.0.0.1 --save "" --appendonly no --dir "$redis_dir" --daemonize no >"$redis_dir/redis.log" 2>&1 &
+redis_pid=$!
+for _ in $(seq 50); do redis-cli -p "$redis_port" ping >/dev/null 2>&1 && break; sleep 0.1; done
+Switchboard__Engine=redis Switchboard__Redis__Addresses__0="127.0.0.1:$redis_port" run_node_suite compat-redis tests/compat
+kill "$redis_pid" 2>/dev/null; wait "$redis_pid" 2>/dev/null; rm -rf "$redis_dir"
 
 log "browser tests (Chromium $(/usr/bin/chromium --version 2>/dev/null | awk '{print $2}'))"
 run_node_suite browser tests/browser

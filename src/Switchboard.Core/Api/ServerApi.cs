@@ -261,19 +261,27 @@ public sealed partial class ServerApi
         return new EmptyApiMessage();
     }
 
-    /// <summary>Channels with subscribers on this node, filtered by a glob pattern.</summary>
-    public Task<ChannelsApiResult> ChannelsAsync(ChannelsApiRequest request, CancellationToken ct)
+    /// <summary>Channels with subscribers on any live node (summed), filtered by a glob pattern.</summary>
+    public async Task<ChannelsApiResult> ChannelsAsync(ChannelsApiRequest request, CancellationToken ct)
     {
         var pattern = string.IsNullOrEmpty(request.Pattern) ? null : GlobToRegex(request.Pattern);
+        var counts = node.Hub.Channels();
+        foreach (var answer in await node.Cluster.SurveyChannelsAsync(TimeSpan.FromSeconds(2), ct).ConfigureAwait(false))
+        {
+            foreach (var (channel, count) in answer)
+            {
+                counts[channel] = counts.GetValueOrDefault(channel) + count;
+            }
+        }
         var result = new ChannelsApiResult();
-        foreach (var (channel, count) in node.Hub.Channels())
+        foreach (var (channel, count) in counts)
         {
             if (pattern is null || pattern.IsMatch(channel))
             {
                 result.Channels[channel] = new ChannelInfo { NumClients = count };
             }
         }
-        return Task.FromResult(result);
+        return result;
     }
 
     /// <summary>Every live node of the cluster and its counts.</summary>

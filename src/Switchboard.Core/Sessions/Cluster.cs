@@ -78,6 +78,84 @@ internal sealed partial class Cluster : IDisposable
         await _control.BroadcastAsync(JsonSerializer.SerializeToUtf8Bytes(message, ControlJsonContext.Default.ControlMessage), ct).ConfigureAwait(false);
     }
 
+    /// <summary>
+    /// Asks every other live node for its channels and their local subscriber counts; returns
+    /// the answers that came within <paramref name="timeout"/> (a node that died meanwhile is
+    /// simply missing).
+    /// </summary>
+    public async Task<List<Dictionary<string, int>>> SurveyChannelsAsync(TimeSpan timeout, CancellationToken ct)
+    {
+        var others = Nodes().Count - 1;
+        if (!_control.IsDistributed || others == 0)
+        {
+            return [];
+        }
+        var survey = new Survey(others);
+        var id = Guid.NewGuid().ToString("N");
+        _surveys[id] = survey;
+        try
+        {
+            var message = new ControlMessage { From = _node.Uid, SurveyChannels = id };
+            await _control.BroadcastAsync(JsonSerializer.SerializeToUtf8Bytes(message, ControlJsonContext.Default.ControlMessage), ct).ConfigureAwait(false);
+            try
+            {
+                await survey.Complete.WaitAsync(timeout, _node.Time, ct).ConfigureAwait(false);
+            }
+            catch (TimeoutException)
+            {
+                // Answer with what came.
+            }
+            return survey.Answers();
+        }
+        finally
+        {
+            _surveys.TryRemove(id, out _);
+        }
+    }
+
+    private readonly System.Collections.Concurrent.ConcurrentDictionary<string, Survey> _surveys = new(StringComparer.Ordinal);
+
+    private async Task AnswerSurveyAsync(string id)
+    {
+        try
+        {
+            var message = new ControlMessage { From = _node.Uid, SurveyReplyTo = id, Channels = _node.Hub.Channels() };
+            await _control.BroadcastAsync(JsonSerializer.SerializeToUtf8Bytes(message, ControlJsonContext.Default.ControlMessage), CancellationToken.None).ConfigureAwait(false);
+        }
+        catch (ProtocolException e)
+        {
+            Log.AnnounceFailed(_node.Logger, e.Message);
+        }
+    }
+
+    private sealed class Survey(int expected)
+    {
+        private readonly List<Dictionary<string, int>> _answers = [];
+        private readonly TaskCompletionSource _complete = new(TaskCreationOptions.RunContinuationsAsynchronously);
+
+        public Task Complete => _complete.Task;
+
+        public void Add(Dictionary<string, int> answer)
+        {
+            lock (_answers)
+            {
+                _answers.Add(answer);
+                if (_answers.Count >= expected)
+                {
+                    _complete.TrySetResult();
+                }
+            }
+        }
+
+        public List<Dictionary<string, int>> Answers()
+        {
+            lock (_answers)
+            {
+                return [.. _answers];
+            }
+        }
+    }
+
     /// <summary>Tells the other nodes this one is leaving, so they drop it at once.</summary>
     public Task LeaveAsync() => _control.IsDistributed ? AnnounceAsync(leaving: true) : Task.CompletedTask;
 
@@ -116,6 +194,19 @@ internal sealed partial class Cluster : IDisposable
             }
             return;
         }
+        if (message.SurveyChannels is { } surveyId)
+        {
+            _ = AnswerSurveyAsync(surveyId);
+            return;
+        }
+        if (message.SurveyReplyTo is { } replyTo)
+        {
+            if (_surveys.TryGetValue(replyTo, out var survey))
+            {
+                survey.Add(message.Channels ?? []);
+            }
+            return;
+        }
         _commandHandler?.Invoke(message);
     }
 
@@ -139,6 +230,12 @@ internal sealed class ControlMessage
     public UnsubscribeApiRequest? Unsubscribe { get; set; }
     public SubscribeApiRequest? Subscribe { get; set; }
     public RefreshApiRequest? Refresh { get; set; }
+    /// <summary>A survey id: every node answers with its channels.</summary>
+    public string? SurveyChannels { get; set; }
+    /// <summary>The survey this message answers.</summary>
+    public string? SurveyReplyTo { get; set; }
+    /// <summary>A node's channels and local subscriber counts (a survey answer).</summary>
+    public Dictionary<string, int>? Channels { get; set; }
 }
 
 [JsonSourceGenerationOptions(

@@ -124,6 +124,16 @@ public sealed partial class RedisBroker : IBroker
         catch (Exception e) when (e is RedisConnectionException or RedisTimeoutException)
         {
             Log.SubscribeFailed(_logger, channel, e.Message);
+            // The client library may keep the failed subscription and restore it on reconnect,
+            // into a queue nobody reads: drop it (a later subscribe starts afresh).
+            try
+            {
+                await shard.Subscriber.UnsubscribeAsync(shard.PubSubChannel(channel), null, CommandFlags.FireAndForget).ConfigureAwait(false);
+            }
+            catch (Exception again) when (again is RedisConnectionException or RedisTimeoutException)
+            {
+                // Not connected: nothing is subscribed in Redis either.
+            }
             throw RedisShard.Unavailable();
         }
         queue.OnMessage(message => OnMessage(channel, message.Message));

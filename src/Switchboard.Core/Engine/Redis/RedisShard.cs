@@ -42,6 +42,9 @@ internal sealed partial class RedisShard : IAsyncDisposable
         options.AbortOnConnectFail = false;
         options.ConnectRetry = 3;
         options.ReconnectRetryPolicy = new ExponentialRetry(250, 5000);
+        // While disconnected, fail at once (a temporary error the client retries) rather than
+        // queueing commands that would each wait out the timeout.
+        options.BacklogPolicy = BacklogPolicy.FailFast;
         options.ClientName ??= clientName;
         options.ConnectTimeout = Math.Min(options.ConnectTimeout, 5000);
         options.SyncTimeout = Math.Min(options.SyncTimeout, 5000);
