@@ -183,8 +183,32 @@ public sealed class RedisEngineRestartTests(RedisServerFixture volatileRedis, Ap
 
         // Nobody in Redis listens to the channel any more (else Redis keeps sending its
         // publications to a node that drops or, worse, buffers them).
-        var numsub = (object?[])(await volatileRedis.Server.CommandAsync("PUBSUB", "NUMSUB", $"{_prefix}.channel.{{{channel}}}"))!;
-        Assert.Equal(0L, numsub[1]);
+        Assert.Equal(0L, await SubscribersInRedisAsync(volatileRedis.Server, channel));
+    }
+
+    [Fact]
+    public async Task An_unsubscribe_while_redis_was_down_leaves_no_subscription_in_redis_once_it_is_back()
+    {
+        var node = await NodeAsync(volatileRedis.Server);
+        var left = NewChannel();
+        var kept = NewChannel();
+        await node.Broker.SubscribeAsync(left, Ct);
+        await node.Broker.SubscribeAsync(kept, Ct);
+        await volatileRedis.Server.KillAsync();
+        try
+        {
+            // The last subscriber left during the outage; the hub does not retry an unsubscribe.
+            await node.Broker.UnsubscribeAsync(left, Ct);
+        }
+        finally
+        {
+            await volatileRedis.Server.RestartAsync();
+        }
+        // Pub/sub is back (and its subscriptions restored) once the kept channel is reported interrupted.
+        await node.Events.WaitForInterruptionAsync(kept);
+        Assert.Equal(0, node.Events.Interruptions(left));
+        Assert.Equal(0L, await SubscribersInRedisAsync(volatileRedis.Server, left));
+        Assert.Equal(1L, await SubscribersInRedisAsync(volatileRedis.Server, kept));
     }
 
     [Fact]
@@ -242,6 +266,10 @@ public sealed class RedisEngineRestartTests(RedisServerFixture volatileRedis, Ap
         await call();
         return true;
     });
+
+    /// <summary>How many connections Redis delivers the channel's pub/sub messages to (the engine names it <c>prefix.channel.{channel}</c>).</summary>
+    private async Task<long> SubscribersInRedisAsync(RedisServer server, string channel)
+        => (long)((object?[])(await server.CommandAsync("PUBSUB", "NUMSUB", $"{_prefix}.channel.{{{channel}}}"))!)[1]!;
 
     private Task<EngineNode> NodeAsync(RedisServer server) => NodeAsync([server.Address]);
 
