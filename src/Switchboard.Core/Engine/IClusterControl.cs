@@ -19,8 +19,10 @@ public interface IClusterControl
     /// <summary>
     /// Counts a new connection of <paramref name="user"/> on node <paramref name="nodeUid"/> unless the
     /// user already has <paramref name="limit"/> connections on the live nodes; false when refused.
+    /// <paramref name="registryComplete"/> says the caller has listened long enough to know every
+    /// live node, so counts of nodes outside <paramref name="liveNodeUids"/> may be dropped.
     /// </summary>
-    Task<bool> TryAddUserConnectionAsync(string user, string nodeUid, int limit, IReadOnlyCollection<string> liveNodeUids, CancellationToken cancellationToken);
+    Task<bool> TryAddUserConnectionAsync(string user, string nodeUid, int limit, IReadOnlyCollection<string> liveNodeUids, bool registryComplete, CancellationToken cancellationToken);
 
     /// <summary>Uncounts a connection counted by <see cref="TryAddUserConnectionAsync"/>.</summary>
     Task RemoveUserConnectionAsync(string user, string nodeUid, CancellationToken cancellationToken);
@@ -41,7 +43,7 @@ public sealed class MemoryClusterControl : IClusterControl
     public Task BroadcastAsync(ReadOnlyMemory<byte> message, CancellationToken cancellationToken) => Task.CompletedTask;
 
     /// <inheritdoc/>
-    public Task<bool> TryAddUserConnectionAsync(string user, string nodeUid, int limit, IReadOnlyCollection<string> liveNodeUids, CancellationToken cancellationToken)
+    public Task<bool> TryAddUserConnectionAsync(string user, string nodeUid, int limit, IReadOnlyCollection<string> liveNodeUids, bool registryComplete, CancellationToken cancellationToken)
         => Task.FromResult(true);
 
     /// <inheritdoc/>

@@ -209,7 +209,7 @@ internal sealed partial class Client
         bool added;
         try
         {
-            added = await _node.Cluster.Control.TryAddUserConnectionAsync(user, _node.Uid, limit, _node.Cluster.LiveNodeUids(), ct).ConfigureAwait(false);
+            added = await _node.Cluster.Control.TryAddUserConnectionAsync(user, _node.Uid, limit, _node.Cluster.LiveNodeUids(), _node.Cluster.RegistryComplete, ct).ConfigureAwait(false);
         }
         catch (ProtocolException)
         {

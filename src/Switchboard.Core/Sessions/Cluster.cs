@@ -64,6 +64,9 @@ internal sealed partial class Cluster : IDisposable
         return result;
     }
 
+    /// <summary>True once this node has listened for two node TTLs: every live node has announced itself.</summary>
+    public bool RegistryComplete => _node.Time.GetUtcNow() - _node.StartedAt >= 2 * _node.Options.Redis.NodeTtl;
+
     /// <summary>The uids of the live nodes, this one included.</summary>
     public List<string> LiveNodeUids() => [.. Nodes().Select(n => n.Uid)];
 

@@ -63,15 +63,16 @@ public sealed partial class RedisClusterControl : IClusterControl
     }
 
     /// <inheritdoc/>
-    public async Task<bool> TryAddUserConnectionAsync(string user, string nodeUid, int limit, IReadOnlyCollection<string> liveNodeUids, CancellationToken cancellationToken)
+    public async Task<bool> TryAddUserConnectionAsync(string user, string nodeUid, int limit, IReadOnlyCollection<string> liveNodeUids, bool registryComplete, CancellationToken cancellationToken)
     {
         ArgumentNullException.ThrowIfNull(liveNodeUids);
         var shard = _shards[JumpHash.Bucket(user, _shards.Length)];
-        var values = new RedisValue[3 + liveNodeUids.Count];
+        var values = new RedisValue[4 + liveNodeUids.Count];
         values[0] = nodeUid;
         values[1] = limit;
         values[2] = (long)TimeSpan.FromDays(1).TotalMilliseconds;
-        var i = 3;
+        values[3] = registryComplete ? "1" : "0";
+        var i = 4;
         foreach (var uid in liveNodeUids)
         {
             values[i++] = uid;

@@ -162,17 +162,19 @@ internal static class RedisScripts
     /// <summary>
     /// The cluster-wide per-user connection count: a hash node uid → connections of the user on
     /// that node. KEYS: the user's hash. ARGV: 1 this node's uid, 2 limit, 3 garbage TTL ms,
-    /// 4.. uids of the live nodes (fields of other nodes are dropped). Returns 1 when added.
+    /// 4 '1' when the caller's registry is complete (it has run for two node TTLs), so fields of
+    /// nodes missing from it are dead and dropped, 5.. uids of the live nodes (only they count).
+    /// Returns 1 when added.
     /// </summary>
     public const string AddUserConnection = """
         local live = {}
-        for i = 4, #ARGV do live[ARGV[i]] = true end
+        for i = 5, #ARGV do live[ARGV[i]] = true end
         local all = redis.call('hgetall', KEYS[1])
         local total = 0
         for i = 1, #all, 2 do
           if live[all[i]] then
             total = total + tonumber(all[i + 1])
-          else
+          elseif ARGV[4] == '1' then
             redis.call('hdel', KEYS[1], all[i])
           end
         end
