@@ -11,7 +11,9 @@ namespace Switchboard.Core.Tests.Engine;
 /// <summary>
 /// The Redis engine across a Redis restart or outage. The servers are this class's own: tests here
 /// restart and kill them. Without persistence a restart loses every stream, so streams get new
-/// epochs and old positions are refused (112); with an append-only file they carry on.
+/// epochs and old positions are refused (112); with an append-only file they carry on. While Redis
+/// is away, and until the engine has reconnected, calls answer a temporary error 100
+/// (docs/operations.md); no other exception may reach the caller.
 /// </summary>
 public sealed class RedisEngineRestartTests(RedisServerFixture volatileRedis, AppendOnlyRedisServerFixture durableRedis, TwoRedisServersFixture shards)
     : IClassFixture<RedisServerFixture>, IClassFixture<AppendOnlyRedisServerFixture>, IClassFixture<TwoRedisServersFixture>, IAsyncLifetime
