@@ -77,7 +77,11 @@ internal sealed class Options
                                 spread over --sources (4) source addresses; connects/s, latency, server CPU
           --servers LIST        switchboard,signalr,socketio (default: these three, in that order); also
                                 nchan (nginx + Nchan), and signalr-redis, socketio-redis, nchan-redis (each
-                                with its Redis backplane and a redis-server of its own on the server core)
+                                with its Redis backplane and a redis-server of its own on the server core);
+                                switchboard-redis (one Switchboard node on its Redis engine, a redis-server
+                                of its own) and switchboard-cluster (two Redis-engine nodes sharing one
+                                redis-server: publish requests to node A, subscribers on node B); every
+                                process of the server side runs on the server core
           --subscribers N       WebSocket subscribers (default: per scenario, above)
           --channels N          rooms for many-channels and idle (default 100)
           --rates LIST          publications per second, one step each (default: per scenario, above)

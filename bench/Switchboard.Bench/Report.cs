@@ -194,7 +194,8 @@ internal static class Report
             case "slow-clients":
                 AppendTable(sb, SlowColumns, rows.SlowClients);
                 sb.AppendLine().AppendLine("Steps (healthy clients only):").AppendLine();
-                AppendTable(sb, StepColumns(scenario), rows.Steps.Where(r => r.Scenario == scenario).ToList());
+                var slowSteps = rows.Steps.Where(r => r.Scenario == scenario).ToList();
+                AppendTable(sb, StepColumns(scenario, slowSteps), slowSteps);
                 break;
             case "idle":
                 AppendTable(sb, IdleColumns, rows.Idle);
@@ -203,7 +204,8 @@ internal static class Report
                 AppendTable(sb, ChurnColumns, rows.Churn);
                 break;
             default:
-                AppendTable(sb, StepColumns(scenario), rows.Steps.Where(r => r.Scenario == scenario).ToList());
+                var steps = rows.Steps.Where(r => r.Scenario == scenario).ToList();
+                AppendTable(sb, StepColumns(scenario, steps), steps);
                 break;
         }
     }
@@ -217,8 +219,16 @@ internal static class Report
 
     private static string Gen(IResultRow r) => F(r.GeneratorCpuPercent, "F0") + (r.GeneratorSaturated ? " sat" : "");
 
-    private static List<Column<StepResult>> StepColumns(string scenario)
+    /// <summary>A figure that some rows do not have (NaN): "—".</summary>
+    private static string FOpt(double v, string format) => double.IsNaN(v) ? "—" : F(v, format);
+
+    /// <summary>
+    /// The step table's columns; the CPU breakdown (node A, node B, Redis) only when a row has a
+    /// Redis sidecar or several nodes, so tables of single-node runs without Redis stay as they were.
+    /// </summary>
+    private static List<Column<StepResult>> StepColumns(string scenario, IReadOnlyList<StepResult> rows)
     {
+        var breakdown = rows.Any(r => r.Nodes > 1 || !double.IsNaN(r.RedisCpuSeconds));
         var columns = new List<Column<StepResult>>
         {
             new("scenario", r => r.Scenario, false),
@@ -250,8 +260,22 @@ internal static class Report
             new("disc", r => r.Disconnects.ToString(Inv), false),
             new("server CPU s", r => F(r.ServerCpuSeconds, "F1")),
             new("server CPU %", r => F(r.ServerCpuPercent, "F0"), false),
-            new("peak RSS MiB", r => F(r.ServerPeakRssMiB, "F0")),
         ]);
+        if (breakdown)
+        {
+            columns.AddRange(
+            [
+                new("node A CPU s", r => FOpt(r.NodeACpuSeconds, "F1"), false),
+                new("node B CPU s", r => FOpt(r.NodeBCpuSeconds, "F1"), false),
+                new("Redis CPU s", r => FOpt(r.RedisCpuSeconds, "F2")),
+                new("Redis CPU s / 1k pubs", r => FOpt(r.RedisCpuSecondsPer1000Pubs, "F3")),
+            ]);
+        }
+        columns.Add(new("peak RSS MiB", r => F(r.ServerPeakRssMiB, "F0")));
+        if (breakdown)
+        {
+            columns.Add(new("Redis peak RSS MiB", r => FOpt(r.RedisPeakRssMiB, "F0"), false));
+        }
         if (scenario == "slow-clients")
         {
             columns.Add(new("RSS peak/final MiB (500 ms samples)", r => $"{F(r.ServerRssSampledPeakMiB, "F0")}/{F(r.ServerRssFinalMiB, "F0")}"));
@@ -347,7 +371,8 @@ internal static class Report
                     PrintTable(t, ChurnColumns, rows.Churn);
                     break;
                 default:
-                    PrintTable(t, StepColumns(scenario), rows.Steps.Where(r => r.Scenario == scenario).ToList());
+                    var steps = rows.Steps.Where(r => r.Scenario == scenario).ToList();
+                    PrintTable(t, StepColumns(scenario, steps), steps);
                     break;
             }
         }
