@@ -269,6 +269,7 @@ internal static class Report
                 new("node B CPU s", r => FOpt(r.NodeBCpuSeconds, "F1"), false),
                 new("Redis CPU s", r => FOpt(r.RedisCpuSeconds, "F2")),
                 new("Redis CPU s / 1k pubs", r => FOpt(r.RedisCpuSecondsPer1000Pubs, "F3")),
+                new("Redis idle CPU %", r => FOpt(r.RedisIdleCpuPercent, "F2"), false),
             ]);
         }
         columns.Add(new("peak RSS MiB", r => F(r.ServerPeakRssMiB, "F0")));

@@ -43,6 +43,27 @@ internal sealed class PublishSession : IAsyncDisposable
 
     public RunState Run { get; } = new();
 
+    /// <summary>Redis CPU while nothing is published, % of a core (<see cref="MeasureRedisIdleAsync"/>); NaN when not measured.</summary>
+    public double RedisIdleCpuPercent { get; private set; } = double.NaN;
+
+    /// <summary>
+    /// Measures the Redis sidecar's CPU over <paramref name="duration"/> with the subscribers
+    /// joined and nothing published (its own timers, the nodes' heartbeats and keep-alives): the
+    /// fixed part of its CPU, which a step's Redis CPU per 1,000 publications includes.
+    /// </summary>
+    public async Task MeasureRedisIdleAsync(TimeSpan duration, CancellationToken ct)
+    {
+        if (!_server.HasRedis)
+        {
+            return;
+        }
+        var start = _server.SampleCpu();
+        var wall = Stopwatch.StartNew();
+        await Task.Delay(duration, ct);
+        var cpu = _server.SampleCpu().Minus(start);
+        RedisIdleCpuPercent = 100 * cpu.Redis / wall.Elapsed.TotalSeconds;
+    }
+
     public List<Subscriber> Subscribers { get; } = [];
 
     /// <summary>Adds a subscriber to the next room (round-robin); it connects in <see cref="EnsureConnectedAsync"/>.</summary>
@@ -290,6 +311,7 @@ internal sealed class PublishSession : IAsyncDisposable
             NodeBCpuSeconds = cpu.Nodes.Length > 1 ? cpu.Nodes[^1] : double.NaN,
             RedisCpuSeconds = cpu.Redis,
             RedisCpuSecondsPer1000Pubs = published > 0 ? cpu.Redis * 1000 / published : double.NaN,
+            RedisIdleCpuPercent = RedisIdleCpuPercent,
             ServerPeakRssMiB = _server.PeakRssMiB(),
             RedisPeakRssMiB = _server.RedisPeakRssMiB(),
             ServerRssSampledPeakMiB = rss.PeakMiB,

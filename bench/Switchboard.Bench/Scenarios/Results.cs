@@ -71,8 +71,16 @@ internal sealed record StepResult : IResultRow
     public required double NodeBCpuSeconds { get; init; }
     /// <summary>CPU seconds of the Redis sidecar (included in <see cref="ServerCpuSeconds"/>); NaN without one.</summary>
     public required double RedisCpuSeconds { get; init; }
-    /// <summary>Redis CPU seconds per 1,000 acknowledged publications; NaN without Redis.</summary>
+    /// <summary>
+    /// Redis CPU seconds per 1,000 acknowledged publications; NaN without Redis. Includes Redis's
+    /// fixed CPU over the step (see <see cref="RedisIdleCpuPercent"/>), which weighs at low rates.
+    /// </summary>
     public required double RedisCpuSecondsPer1000Pubs { get; init; }
+    /// <summary>
+    /// Redis CPU, % of a core, over 2 s with the subscribers joined and nothing published, measured
+    /// once per server run before the warm-up (fan-out scenarios); NaN without Redis or not measured.
+    /// </summary>
+    public required double RedisIdleCpuPercent { get; init; }
     /// <summary>Sum of every server process's own peak RSS (VmHWM), the Redis sidecar included.</summary>
     public required double ServerPeakRssMiB { get; init; }
     /// <summary>The Redis sidecar's peak RSS (VmHWM; included in <see cref="ServerPeakRssMiB"/>); NaN without one.</summary>
