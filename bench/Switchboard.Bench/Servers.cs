@@ -356,6 +356,17 @@ internal sealed class ServerProcess : IAsyncDisposable
                 // A cluster's nodes share the log: each line says which node wrote it.
                 var prefix = label.Length > 0 ? label + ": " : "";
                 Log($"# {kind.Name}{(label.Length > 0 ? " node " + label : "")}: {psi.FileName} {string.Join(' ', psi.ArgumentList)}");
+                var engine = psi.Environment
+                    .Where(e => e.Key.StartsWith("Switchboard__Engine", StringComparison.Ordinal) ||
+                                e.Key.StartsWith("Switchboard__Redis__", StringComparison.Ordinal) ||
+                                e.Key.StartsWith("Switchboard__NodeName", StringComparison.Ordinal))
+                    .OrderBy(e => e.Key, StringComparer.Ordinal)
+                    .Select(e => $"{e.Key}={e.Value}")
+                    .ToList();
+                if (engine.Count > 0)
+                {
+                    Log($"#   {string.Join(' ', engine)}");
+                }
                 var process = Process.Start(psi) ?? throw new InvalidOperationException($"cannot start {kind.Name}");
                 server._nodes.Add(new Node(label, process, ports[n]));
                 process.OutputDataReceived += (_, e) => Log(e.Data is null ? null : prefix + e.Data);
