@@ -23,6 +23,8 @@ internal sealed record RunInfo
     public required IReadOnlyList<int> Rates { get; init; }
     public required int DurationSeconds { get; init; }
     public required int Repeat { get; init; }
+    /// <summary>History size of Switchboard's bench channels (--history; 0: no history).</summary>
+    public required int SwitchboardHistorySize { get; init; }
     /// <summary>The generator CPU % from which a row is flagged as generator-saturated.</summary>
     public required double GeneratorSaturationPercent { get; init; }
 
@@ -44,6 +46,7 @@ internal sealed record RunInfo
         Rates = o.Rates,
         DurationSeconds = o.DurationSeconds,
         Repeat = o.Repeat,
+        SwitchboardHistorySize = o.HistorySize,
         GeneratorSaturationPercent = Saturation.Threshold,
     };
 
@@ -157,6 +160,10 @@ internal static class Report
         sb.AppendLine(inv, $"- machine: {info.ProcessorCount} CPUs, {info.CpuModel}; {info.Kernel}");
         sb.AppendLine(inv, $"- .NET: {info.DotnetRuntime}; Node: {info.NodeVersion}");
         sb.AppendLine(inv, $"- pinning: {info.Pinning}");
+        if (info.SwitchboardHistorySize > 0)
+        {
+            sb.AppendLine(inv, $"- Switchboard's bench channels keep history: {info.SwitchboardHistorySize} publications, 5 min TTL (`--history`)");
+        }
         sb.AppendLine(inv, $"- repeats: {info.Repeat}; a row is marked **sat** when the load generator was ≥ {Saturation.Threshold:F0} % busy (its figures may describe the generator, not the server)");
         foreach (var scenario in info.Scenarios)
         {

@@ -51,17 +51,18 @@ internal abstract class ServerKind
     /// <summary>The HTTP request that publishes the payload to <paramref name="room"/>.</summary>
     public abstract HttpRequestMessage PublishRequest(string room, string payload);
 
-    public static ServerKind Create(string name) => name switch
+    /// <summary>The server kind by name; <paramref name="historySize"/>: Switchboard's bench channels keep that much history (0: none).</summary>
+    public static ServerKind Create(string name, int historySize = 0) => name switch
     {
-        "switchboard" => new SwitchboardServer(SwitchboardServer.Mode.Memory),
+        "switchboard" => new SwitchboardServer(SwitchboardServer.Mode.Memory, historySize),
         "signalr" => new SignalRServer(redis: false),
         "socketio" => new SocketIoServer(redis: false),
         "nchan" => new NchanServer(redis: false),
         "signalr-redis" => new SignalRServer(redis: true),
         "socketio-redis" => new SocketIoServer(redis: true),
         "nchan-redis" => new NchanServer(redis: true),
-        "switchboard-redis" => new SwitchboardServer(SwitchboardServer.Mode.RedisNode),
-        "switchboard-cluster" => new SwitchboardServer(SwitchboardServer.Mode.RedisCluster),
+        "switchboard-redis" => new SwitchboardServer(SwitchboardServer.Mode.RedisNode, historySize),
+        "switchboard-cluster" => new SwitchboardServer(SwitchboardServer.Mode.RedisCluster, historySize),
         _ => throw new ArgumentException($"unknown server '{name}'"),
     };
 
@@ -82,9 +83,12 @@ internal sealed record ServerLaunch(
 /// (<c>switchboard-redis</c>: every publication makes the round trip through the run's Redis
 /// sidecar and comes back over pub/sub), or two nodes on one Redis (<c>switchboard-cluster</c>:
 /// publish requests go to node A, the subscribers are on node B, so every publication crosses
-/// nodes through Redis).
+/// nodes through Redis). With <paramref name="historySize"/> &gt; 0 the bench namespace keeps that
+/// many publications of history (5 min TTL): every publication is also appended to the channel's
+/// stream (on Redis: the XADD in the publish script); 0 (the default, as in the comparison runs):
+/// no history, so on Redis the publish script only PUBLISHes.
 /// </summary>
-internal sealed class SwitchboardServer(SwitchboardServer.Mode mode) : ServerKind
+internal sealed class SwitchboardServer(SwitchboardServer.Mode mode, int historySize = 0) : ServerKind
 {
     internal enum Mode
     {
@@ -136,6 +140,11 @@ internal sealed class SwitchboardServer(SwitchboardServer.Mode mode) : ServerKin
         psi.Environment["Switchboard__Client__MaxConnections"] = "1000000";
         psi.Environment["Switchboard__Namespaces__bench__AllowSubscribeForClient"] = "true";
         psi.Environment["Switchboard__Namespaces__bench__AllowSubscribeForAnonymous"] = "true";
+        if (historySize > 0)
+        {
+            psi.Environment["Switchboard__Namespaces__bench__HistorySize"] = historySize.ToString(System.Globalization.CultureInfo.InvariantCulture);
+            psi.Environment["Switchboard__Namespaces__bench__HistoryTtl"] = "00:05:00";
+        }
         psi.Environment["Logging__LogLevel__Default"] = "Warning";
         psi.Environment["Logging__LogLevel__Microsoft.AspNetCore"] = "Warning";
         // Exactly this kind's engine, whatever the generator's own environment says.
@@ -358,6 +367,7 @@ internal sealed class ServerProcess : IAsyncDisposable
                 Log($"# {kind.Name}{(label.Length > 0 ? " node " + label : "")}: {psi.FileName} {string.Join(' ', psi.ArgumentList)}");
                 var engine = psi.Environment
                     .Where(e => e.Key.StartsWith("Switchboard__Engine", StringComparison.Ordinal) ||
+                                e.Key.StartsWith("Switchboard__Namespaces__bench__History", StringComparison.Ordinal) ||
                                 e.Key.StartsWith("Switchboard__Redis__", StringComparison.Ordinal) ||
                                 e.Key.StartsWith("Switchboard__NodeName", StringComparison.Ordinal))
                     .OrderBy(e => e.Key, StringComparer.Ordinal)
