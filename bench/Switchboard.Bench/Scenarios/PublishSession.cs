@@ -320,6 +320,7 @@ internal sealed class PublishSession : IAsyncDisposable
             GeneratorSaturated = Saturation.Is(generatorCpu),
             MaxPublishLagMs = maxLagTicks * 1000.0 / Stopwatch.Frequency,
             DrainSeconds = drainSeconds,
+            WallSeconds = elapsed,
             SettleSeconds = settleSeconds,
         };
     }

@@ -93,6 +93,8 @@ internal sealed record StepResult : IResultRow
     public required bool GeneratorSaturated { get; init; }
     public required double MaxPublishLagMs { get; init; }
     public required double DrainSeconds { get; init; }
+    /// <summary>The step's measured wall time: publishing, waiting for publish answers, drain (what CPU % and deliveries/s divide by).</summary>
+    public required double WallSeconds { get; init; }
     public required double SettleSeconds { get; init; }
 }
 
