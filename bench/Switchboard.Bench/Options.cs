@@ -35,6 +35,8 @@ internal sealed class Options
     public int? WorkersSet { get; private set; }
     public int QuietSeconds { get; private set; } = 10;
     public int Concurrency { get; private set; } = 50;
+    /// <summary>History size of Switchboard's bench channels (0: no history).</summary>
+    public int HistorySize { get; private set; }
     public int Sources { get; private set; } = 4;
 
     // Hidden: a generator worker process (idle scenario), started by the bench itself.
@@ -77,13 +79,20 @@ internal sealed class Options
                                 spread over --sources (4) source addresses; connects/s, latency, server CPU
           --servers LIST        switchboard,signalr,socketio (default: these three, in that order); also
                                 nchan (nginx + Nchan), and signalr-redis, socketio-redis, nchan-redis (each
-                                with its Redis backplane and a redis-server of its own on the server core)
+                                with its Redis backplane and a redis-server of its own on the server core);
+                                switchboard-redis (one Switchboard node on its Redis engine, a redis-server
+                                of its own) and switchboard-cluster (two Redis-engine nodes sharing one
+                                redis-server: publish requests to node A, subscribers on node B); every
+                                process of the server side runs on the server core
           --subscribers N       WebSocket subscribers (default: per scenario, above)
           --channels N          rooms for many-channels and idle (default 100)
           --rates LIST          publications per second, one step each (default: per scenario, above)
           --duration S          seconds of publishing per step, or of churn (default 10; slow-clients 30)
           --payload BYTES       publication payload size, padded with a filler field (default: bare ~60 B;
                                 slow-clients 1024)
+          --history N           Switchboard kinds only: the bench channels keep N publications of history
+                                (5 min TTL), so every publication is also appended to the channel's stream
+                                (on Redis: XADD in the publish script); default 0, no history, as the peers
           --slow-clients N      subscribers that stop reading in slow-clients (default 10)
           --slow-receive-buffer BYTES   SO_RCVBUF of the slow clients' sockets (default 4096)
           --connections N       idle connections (default 19500)
@@ -150,6 +159,7 @@ internal sealed class Options
                 case "--workers": o.WorkersSet = PositiveInt(a, Next()); break;
                 case "--quiet": o.QuietSeconds = NonNegativeInt(a, Next()); break;
                 case "--concurrency": o.Concurrency = PositiveInt(a, Next()); break;
+                case "--history": o.HistorySize = NonNegativeInt(a, Next()); break;
                 case "--sources": o.Sources = PositiveInt(a, Next()); break;
                 case "--worker": o.Worker = Next(); break;
                 case "--target": o.Target = Next(); break;

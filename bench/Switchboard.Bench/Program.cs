@@ -71,7 +71,7 @@ if (repoRoot is null)
     await Console.Error.WriteLineAsync("cannot find the repository root (Switchboard.slnx); pass --repo");
     return 2;
 }
-var kinds = options.Servers.Select(ServerKind.Create).ToList();
+var kinds = options.Servers.Select(name => ServerKind.Create(name, options.HistorySize)).ToList();
 foreach (var k in kinds)
 {
     if (!File.Exists(k.RequiredFile(repoRoot)))

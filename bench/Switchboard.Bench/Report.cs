@@ -23,6 +23,8 @@ internal sealed record RunInfo
     public required IReadOnlyList<int> Rates { get; init; }
     public required int DurationSeconds { get; init; }
     public required int Repeat { get; init; }
+    /// <summary>History size of Switchboard's bench channels (--history; 0: no history).</summary>
+    public required int SwitchboardHistorySize { get; init; }
     /// <summary>The generator CPU % from which a row is flagged as generator-saturated.</summary>
     public required double GeneratorSaturationPercent { get; init; }
 
@@ -44,6 +46,7 @@ internal sealed record RunInfo
         Rates = o.Rates,
         DurationSeconds = o.DurationSeconds,
         Repeat = o.Repeat,
+        SwitchboardHistorySize = o.HistorySize,
         GeneratorSaturationPercent = Saturation.Threshold,
     };
 
@@ -157,6 +160,10 @@ internal static class Report
         sb.AppendLine(inv, $"- machine: {info.ProcessorCount} CPUs, {info.CpuModel}; {info.Kernel}");
         sb.AppendLine(inv, $"- .NET: {info.DotnetRuntime}; Node: {info.NodeVersion}");
         sb.AppendLine(inv, $"- pinning: {info.Pinning}");
+        if (info.SwitchboardHistorySize > 0)
+        {
+            sb.AppendLine(inv, $"- Switchboard's bench channels keep history: {info.SwitchboardHistorySize} publications, 5 min TTL (`--history`)");
+        }
         sb.AppendLine(inv, $"- repeats: {info.Repeat}; a row is marked **sat** when the load generator was ≥ {Saturation.Threshold:F0} % busy (its figures may describe the generator, not the server)");
         foreach (var scenario in info.Scenarios)
         {
@@ -194,7 +201,8 @@ internal static class Report
             case "slow-clients":
                 AppendTable(sb, SlowColumns, rows.SlowClients);
                 sb.AppendLine().AppendLine("Steps (healthy clients only):").AppendLine();
-                AppendTable(sb, StepColumns(scenario), rows.Steps.Where(r => r.Scenario == scenario).ToList());
+                var slowSteps = rows.Steps.Where(r => r.Scenario == scenario).ToList();
+                AppendTable(sb, StepColumns(scenario, slowSteps), slowSteps);
                 break;
             case "idle":
                 AppendTable(sb, IdleColumns, rows.Idle);
@@ -203,7 +211,8 @@ internal static class Report
                 AppendTable(sb, ChurnColumns, rows.Churn);
                 break;
             default:
-                AppendTable(sb, StepColumns(scenario), rows.Steps.Where(r => r.Scenario == scenario).ToList());
+                var steps = rows.Steps.Where(r => r.Scenario == scenario).ToList();
+                AppendTable(sb, StepColumns(scenario, steps), steps);
                 break;
         }
     }
@@ -217,8 +226,16 @@ internal static class Report
 
     private static string Gen(IResultRow r) => F(r.GeneratorCpuPercent, "F0") + (r.GeneratorSaturated ? " sat" : "");
 
-    private static List<Column<StepResult>> StepColumns(string scenario)
+    /// <summary>A figure that some rows do not have (NaN): "—".</summary>
+    private static string FOpt(double v, string format) => double.IsNaN(v) ? "—" : F(v, format);
+
+    /// <summary>
+    /// The step table's columns; the CPU breakdown (node A, node B, Redis) only when a row has a
+    /// Redis sidecar or several nodes, so tables of single-node runs without Redis stay as they were.
+    /// </summary>
+    private static List<Column<StepResult>> StepColumns(string scenario, IReadOnlyList<StepResult> rows)
     {
+        var breakdown = rows.Any(r => r.Nodes > 1 || !double.IsNaN(r.RedisCpuSeconds));
         var columns = new List<Column<StepResult>>
         {
             new("scenario", r => r.Scenario, false),
@@ -250,8 +267,23 @@ internal static class Report
             new("disc", r => r.Disconnects.ToString(Inv), false),
             new("server CPU s", r => F(r.ServerCpuSeconds, "F1")),
             new("server CPU %", r => F(r.ServerCpuPercent, "F0"), false),
-            new("peak RSS MiB", r => F(r.ServerPeakRssMiB, "F0")),
         ]);
+        if (breakdown)
+        {
+            columns.AddRange(
+            [
+                new("node A CPU s", r => FOpt(r.NodeACpuSeconds, "F1"), false),
+                new("node B CPU s", r => FOpt(r.NodeBCpuSeconds, "F1"), false),
+                new("Redis CPU s", r => FOpt(r.RedisCpuSeconds, "F2")),
+                new("Redis CPU s / 1k pubs", r => FOpt(r.RedisCpuSecondsPer1000Pubs, "F3")),
+                new("Redis idle CPU %", r => FOpt(r.RedisIdleCpuPercent, "F2"), false),
+            ]);
+        }
+        columns.Add(new("peak RSS MiB", r => F(r.ServerPeakRssMiB, "F0")));
+        if (breakdown)
+        {
+            columns.Add(new("Redis peak RSS MiB", r => FOpt(r.RedisPeakRssMiB, "F0"), false));
+        }
         if (scenario == "slow-clients")
         {
             columns.Add(new("RSS peak/final MiB (500 ms samples)", r => $"{F(r.ServerRssSampledPeakMiB, "F0")}/{F(r.ServerRssFinalMiB, "F0")}"));
@@ -347,7 +379,8 @@ internal static class Report
                     PrintTable(t, ChurnColumns, rows.Churn);
                     break;
                 default:
-                    PrintTable(t, StepColumns(scenario), rows.Steps.Where(r => r.Scenario == scenario).ToList());
+                    var steps = rows.Steps.Where(r => r.Scenario == scenario).ToList();
+                    PrintTable(t, StepColumns(scenario, steps), steps);
                     break;
             }
         }

@@ -7,9 +7,9 @@ using System.Text;
 namespace Switchboard.Bench;
 
 /// <summary>
-/// A redis-server of its own for one server run (the "-redis" kinds): a free loopback port, no
-/// persistence, in the foreground, pinned to the server's core (the whole server side shares one
-/// core). Stopped by its own pid only.
+/// A redis-server of its own for one server run (the "-redis" kinds, switchboard-redis and
+/// switchboard-cluster): a free loopback port, no persistence, in the foreground, pinned to the
+/// server's core (the whole server side shares one core). Stopped by its own pid only.
 /// </summary>
 internal sealed class RedisSidecar : IAsyncDisposable
 {
@@ -26,6 +26,9 @@ internal sealed class RedisSidecar : IAsyncDisposable
     public int Port { get; }
 
     public string Url => $"redis://127.0.0.1:{Port}";
+
+    /// <summary>host:port, the form Switchboard's <c>Redis:Addresses</c> take.</summary>
+    public string Address => $"127.0.0.1:{Port}";
 
     /// <summary>Starts redis-server and waits until it answers PING.</summary>
     public static RedisSidecar Start(int? core, string workingDirectory, Action<string?> log, TimeSpan timeout)

@@ -30,6 +30,11 @@ internal abstract class FanOutScenario(ScenarioContext context) : Scenario(conte
         var sw = System.Diagnostics.Stopwatch.StartNew();
         await session.EnsureConnectedAsync(ct);
         Reporter.Log($"{tag}: {SubscriberCount} subscribers joined {Channels} room(s) in {sw.Elapsed.TotalSeconds:F1} s");
+        if (server.HasRedis)
+        {
+            await session.MeasureRedisIdleAsync(TimeSpan.FromSeconds(2), ct);
+            Reporter.Log($"{tag}: Redis idle CPU {session.RedisIdleCpuPercent:F2}% of a core (2 s, nothing published)");
+        }
 
         if (Options.WarmupSeconds > 0)
         {

@@ -43,6 +43,27 @@ internal sealed class PublishSession : IAsyncDisposable
 
     public RunState Run { get; } = new();
 
+    /// <summary>Redis CPU while nothing is published, % of a core (<see cref="MeasureRedisIdleAsync"/>); NaN when not measured.</summary>
+    public double RedisIdleCpuPercent { get; private set; } = double.NaN;
+
+    /// <summary>
+    /// Measures the Redis sidecar's CPU over <paramref name="duration"/> with the subscribers
+    /// joined and nothing published (its own timers, the nodes' heartbeats and keep-alives): the
+    /// fixed part of its CPU, which a step's Redis CPU per 1,000 publications includes.
+    /// </summary>
+    public async Task MeasureRedisIdleAsync(TimeSpan duration, CancellationToken ct)
+    {
+        if (!_server.HasRedis)
+        {
+            return;
+        }
+        var start = _server.SampleCpu();
+        var wall = Stopwatch.StartNew();
+        await Task.Delay(duration, ct);
+        var cpu = _server.SampleCpu().Minus(start);
+        RedisIdleCpuPercent = 100 * cpu.Redis / wall.Elapsed.TotalSeconds;
+    }
+
     public List<Subscriber> Subscribers { get; } = [];
 
     /// <summary>Adds a subscriber to the next room (round-robin); it connects in <see cref="EnsureConnectedAsync"/>.</summary>
@@ -150,7 +171,7 @@ internal sealed class PublishSession : IAsyncDisposable
         Run.Current = state;
 
         var selfPid = Environment.ProcessId;
-        var serverCpu0 = _server.CpuSeconds();
+        var serverCpu0 = _server.SampleCpu();
         var selfCpu0 = ProcStats.CpuSeconds(selfPid);
         var wall = Stopwatch.StartNew();
         await using var rss = new RssSampler(_server);
@@ -212,7 +233,8 @@ internal sealed class PublishSession : IAsyncDisposable
         }
         var drainSeconds = drain.Elapsed.TotalSeconds;
         var elapsed = wall.Elapsed.TotalSeconds;
-        var serverCpu = _server.CpuSeconds() - serverCpu0;
+        var cpu = _server.SampleCpu().Minus(serverCpu0);
+        var serverCpu = cpu.Total;
         var selfCpu = ProcStats.CpuSeconds(selfPid) - selfCpu0;
         await rss.DisposeAsync();
         Run.Current = null;
@@ -284,13 +306,21 @@ internal sealed class PublishSession : IAsyncDisposable
             MeanMs = h.TotalCount > 0 ? h.GetMean() / 1000.0 : double.NaN,
             ServerCpuSeconds = serverCpu,
             ServerCpuPercent = 100 * serverCpu / elapsed,
+            Nodes = cpu.Nodes.Length,
+            NodeACpuSeconds = cpu.Nodes[0],
+            NodeBCpuSeconds = cpu.Nodes.Length > 1 ? cpu.Nodes[^1] : double.NaN,
+            RedisCpuSeconds = cpu.Redis,
+            RedisCpuSecondsPer1000Pubs = published > 0 ? cpu.Redis * 1000 / published : double.NaN,
+            RedisIdleCpuPercent = RedisIdleCpuPercent,
             ServerPeakRssMiB = _server.PeakRssMiB(),
+            RedisPeakRssMiB = _server.RedisPeakRssMiB(),
             ServerRssSampledPeakMiB = rss.PeakMiB,
             ServerRssFinalMiB = rss.LastMiB,
             GeneratorCpuPercent = generatorCpu,
             GeneratorSaturated = Saturation.Is(generatorCpu),
             MaxPublishLagMs = maxLagTicks * 1000.0 / Stopwatch.Frequency,
             DrainSeconds = drainSeconds,
+            WallSeconds = elapsed,
             SettleSeconds = settleSeconds,
         };
     }
@@ -299,8 +329,23 @@ internal sealed class PublishSession : IAsyncDisposable
     public static string Describe(StepResult r) =>
         $"p50 {r.P50Ms:F2} ms, p99 {r.P99Ms:F2} ms, p99.9 {r.P999Ms:F2} ms, " +
         $"{r.DeliveriesPerSecond:F0} deliveries/s ({r.DeliveredPercent:F1}% of offered), lost {r.Lost}, dup {r.Duplicates}, " +
-        $"server CPU {r.ServerCpuSeconds:F1} s ({r.ServerCpuPercent:F0}%), RSS peak {r.ServerPeakRssMiB:F0} MiB, " +
+        $"server CPU {r.ServerCpuSeconds:F1} s ({r.ServerCpuPercent:F0}%){CpuParts(r)}, RSS peak {r.ServerPeakRssMiB:F0} MiB, " +
         $"generator CPU {r.GeneratorCpuPercent:F0}%{Saturation.Mark(r)}";
+
+    /// <summary>The server CPU's parts, when there are several: " = node A … + node B … + Redis … (… s per 1,000 pubs)".</summary>
+    private static string CpuParts(StepResult r)
+    {
+        if (double.IsNaN(r.RedisCpuSeconds) && r.Nodes == 1)
+        {
+            return "";
+        }
+        var parts = r.Nodes > 1 ? $"node A {r.NodeACpuSeconds:F1} s + node B {r.NodeBCpuSeconds:F1} s" : $"node {r.NodeACpuSeconds:F1} s";
+        if (!double.IsNaN(r.RedisCpuSeconds))
+        {
+            parts += $" + Redis {r.RedisCpuSeconds:F2} s ({r.RedisCpuSecondsPer1000Pubs:F3} s per 1,000 pubs)";
+        }
+        return " = " + parts;
+    }
 
     public async ValueTask DisposeAsync()
     {

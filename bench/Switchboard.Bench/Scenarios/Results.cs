@@ -57,9 +57,34 @@ internal sealed record StepResult : IResultRow
     public required double P999Ms { get; init; }
     public required double MaxMs { get; init; }
     public required double MeanMs { get; init; }
+    /// <summary>CPU seconds of the whole server side in the step: every node (with its descendants) and the Redis sidecar.</summary>
     public required double ServerCpuSeconds { get; init; }
     public required double ServerCpuPercent { get; init; }
+    /// <summary>Server processes (nodes): 1, or 2 for switchboard-cluster.</summary>
+    public required int Nodes { get; init; }
+    /// <summary>
+    /// CPU seconds of node A, the node the publish requests go to (with its descendants); with one
+    /// node that is the whole server without the Redis sidecar.
+    /// </summary>
+    public required double NodeACpuSeconds { get; init; }
+    /// <summary>CPU seconds of node B, the node the subscribers are on (switchboard-cluster); NaN with one node.</summary>
+    public required double NodeBCpuSeconds { get; init; }
+    /// <summary>CPU seconds of the Redis sidecar (included in <see cref="ServerCpuSeconds"/>); NaN without one.</summary>
+    public required double RedisCpuSeconds { get; init; }
+    /// <summary>
+    /// Redis CPU seconds per 1,000 acknowledged publications; NaN without Redis. Includes Redis's
+    /// fixed CPU over the step (see <see cref="RedisIdleCpuPercent"/>), which weighs at low rates.
+    /// </summary>
+    public required double RedisCpuSecondsPer1000Pubs { get; init; }
+    /// <summary>
+    /// Redis CPU, % of a core, over 2 s with the subscribers joined and nothing published, measured
+    /// once per server run before the warm-up (fan-out scenarios); NaN without Redis or not measured.
+    /// </summary>
+    public required double RedisIdleCpuPercent { get; init; }
+    /// <summary>Sum of every server process's own peak RSS (VmHWM), the Redis sidecar included.</summary>
     public required double ServerPeakRssMiB { get; init; }
+    /// <summary>The Redis sidecar's peak RSS (VmHWM; included in <see cref="ServerPeakRssMiB"/>); NaN without one.</summary>
+    public required double RedisPeakRssMiB { get; init; }
     /// <summary>Largest server RSS seen by sampling every 500 ms during the step.</summary>
     public required double ServerRssSampledPeakMiB { get; init; }
     /// <summary>Server RSS at the end of the step.</summary>
@@ -68,6 +93,8 @@ internal sealed record StepResult : IResultRow
     public required bool GeneratorSaturated { get; init; }
     public required double MaxPublishLagMs { get; init; }
     public required double DrainSeconds { get; init; }
+    /// <summary>The step's measured wall time: publishing, waiting for publish answers, drain (what CPU % and deliveries/s divide by).</summary>
+    public required double WallSeconds { get; init; }
     public required double SettleSeconds { get; init; }
 }
 

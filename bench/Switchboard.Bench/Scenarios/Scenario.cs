@@ -54,7 +54,7 @@ internal abstract class Scenario(ScenarioContext context)
             await server.DisposeAsync();
             throw;
         }
-        Reporter.Log($"{Tag(kind, repeat)}: pid {server.Pid} on port {server.Port}, healthy, allowed CPUs {ProcStats.AllowedCpus(server.Pid)}");
+        Reporter.Log($"{Tag(kind, repeat)}: healthy: {server.Describe()}");
         return server;
     }
 

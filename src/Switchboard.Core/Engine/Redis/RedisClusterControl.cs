@@ -30,10 +30,56 @@ public sealed partial class RedisClusterControl : IClusterControl
     /// <inheritdoc/>
     public void RegisterHandler(Action<ReadOnlyMemory<byte>> handler) => _handler = handler;
 
+    private readonly CancellationTokenSource _stopping = new();
+
+    // Subscribes to the control channel; while Redis is away at start, keeps trying in the
+    // background (the node starts anyway and works as a lone node until then).
     internal async Task StartAsync()
     {
-        // Subscribed even while Redis is away: the client library subscribes once it connects.
-        _queue = await ControlShard.Subscriber.SubscribeAsync(ControlShard.ControlChannel).ConfigureAwait(false);
+        if (!await TrySubscribeAsync().ConfigureAwait(false))
+        {
+            _ = RetrySubscribeAsync();
+        }
+    }
+
+    private async Task RetrySubscribeAsync()
+    {
+        while (!_stopping.IsCancellationRequested)
+        {
+            try
+            {
+                await Task.Delay(TimeSpan.FromSeconds(1), _stopping.Token).ConfigureAwait(false);
+            }
+            catch (OperationCanceledException)
+            {
+                return;
+            }
+            if (await TrySubscribeAsync().ConfigureAwait(false))
+            {
+                return;
+            }
+        }
+    }
+
+    private async Task<bool> TrySubscribeAsync()
+    {
+        try
+        {
+            _queue = await ControlShard.Subscriber.SubscribeAsync(ControlShard.ControlChannel).ConfigureAwait(false);
+        }
+        catch (Exception e) when (e is RedisConnectionException or RedisTimeoutException)
+        {
+            Log.ControlSubscribeFailed(_logger, e.Message);
+            try
+            {
+                await ControlShard.Subscriber.UnsubscribeAsync(ControlShard.ControlChannel, null, CommandFlags.FireAndForget).ConfigureAwait(false);
+            }
+            catch (Exception again) when (again is RedisConnectionException or RedisTimeoutException)
+            {
+                // Not connected: nothing is subscribed either.
+            }
+            return false;
+        }
         _queue.OnMessage(message =>
         {
             try
@@ -47,6 +93,7 @@ public sealed partial class RedisClusterControl : IClusterControl
                 Log.BadControlMessage(_logger, e);
             }
         });
+        return true;
     }
 
     /// <inheritdoc/>
@@ -90,6 +137,7 @@ public sealed partial class RedisClusterControl : IClusterControl
 
     internal async Task StopAsync()
     {
+        await _stopping.CancelAsync().ConfigureAwait(false);
         if (_queue is { } queue)
         {
             try
@@ -107,5 +155,8 @@ public sealed partial class RedisClusterControl : IClusterControl
     {
         [LoggerMessage(EventId = 51, Level = LogLevel.Error, Message = "A control message could not be handled")]
         public static partial void BadControlMessage(ILogger logger, Exception error);
+
+        [LoggerMessage(EventId = 52, Level = LogLevel.Warning, Message = "Subscribing to the control channel failed (retrying every second): {Error}")]
+        public static partial void ControlSubscribeFailed(ILogger logger, string error);
     }
 }

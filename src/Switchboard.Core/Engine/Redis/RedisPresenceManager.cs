@@ -35,14 +35,15 @@ public sealed partial class RedisPresenceManager : IPresenceManager
         ArgumentNullException.ThrowIfNull(info);
         var shard = ShardFor(channel);
         var now = _time.GetUtcNow().ToUnixTimeMilliseconds();
-        var ttlMs = Math.Max(1000, (long)ttl.TotalMilliseconds);
+        var ttlMs = Math.Max(1, (long)ttl.TotalMilliseconds);
         await shard.ScriptAsync(RedisScripts.AddPresence, Keys(shard, channel),
         [
             info.Client,
             JsonSerializer.SerializeToUtf8Bytes(info, ProtocolJsonContext.Default.ClientInfo),
             info.User,
             now + ttlMs,
-            ttlMs,
+            // Garbage collection in real time: never shorter than a minute, whatever the TTL.
+            Math.Max(ttlMs, 60_000),
         ]).ConfigureAwait(false);
     }
 

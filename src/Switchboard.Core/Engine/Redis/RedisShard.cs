@@ -62,7 +62,10 @@ internal sealed partial class RedisShard : IAsyncDisposable
 
     public RedisKey StreamKey(string channel) => $"{_prefix}.stream.{{{channel}}}";
     public RedisKey MetaKey(string channel) => $"{_prefix}.meta.{{{channel}}}";
-    public RedisKey IdempotencyKey(string channel, string key) => $"{_prefix}.idempotency.{{{channel}}}.{key}";
+    // The pair is hashed so that no two (channel, key) pairs spell the same Redis key (a channel
+    // may hold '}' and '.'); the channel stays in the hash tag, beside its stream.
+    public RedisKey IdempotencyKey(string channel, string key)
+        => $"{_prefix}.idempotency.{{{channel}}}.{Convert.ToHexStringLower(System.Security.Cryptography.SHA256.HashData(System.Text.Encoding.UTF8.GetBytes($"{channel.Length}:{channel}:{key}")).AsSpan(0, 16))}";
     public RedisKey PresenceKey(string channel) => $"{_prefix}.presence.{{{channel}}}";
     public RedisKey PresenceExpiryKey(string channel) => $"{_prefix}.presence-expiry.{{{channel}}}";
     public RedisKey PresenceUserKey(string channel) => $"{_prefix}.presence-user.{{{channel}}}";
