@@ -33,6 +33,10 @@ export const baseConfig = {
 };
 
 const live = new Set();
+// A test process stopped by a signal still runs its exit handlers (and so stops its clusters).
+for (const signal of ['SIGINT', 'SIGTERM']) {
+  process.once(signal, () => process.exit(signal === 'SIGINT' ? 130 : 143));
+}
 process.on('exit', () => {
   // The test process is leaving with clusters still up (a crash, a cancelled run): stop them.
   for (const cluster of live) {
