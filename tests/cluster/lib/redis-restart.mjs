@@ -90,6 +90,20 @@ export async function redisRestartScenario(t, cluster, { prefix, clients, centri
   }
 }
 
+/**
+ * What the cluster itself counts: subscribers per channel by the `channels` API (every node's
+ * hub) beside the clients of the test holding a subscription, for failure messages.
+ */
+export async function subscriberCounts(cluster, clients, channels) {
+  let counted = {};
+  try {
+    counted = (await cluster.call(1, 'channels', {})).channels;
+  } catch (error) {
+    return `channels API failed: ${error.message}`;
+  }
+  return channels.map((ch) => `${ch}: ${clients.filter((c) => c.channel === ch).length} clients subscribed, the cluster counts ${counted[ch]?.num_clients ?? 0}`).join('; ');
+}
+
 /** Polls until every node answers its readiness probe with 200 Healthy. */
 export async function allNodesHealthy(cluster, nodes = 3) {
   return until(async () => {

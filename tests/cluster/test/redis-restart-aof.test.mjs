@@ -3,7 +3,7 @@
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { startCluster, until } from '../lib/cluster.mjs';
-import { redisRestartScenario, allNodesHealthy, received, stream, wireTail } from '../lib/redis-restart.mjs';
+import { redisRestartScenario, allNodesHealthy, received, stream, wireTail, subscriberCounts } from '../lib/redis-restart.mjs';
 
 let cluster;
 const clients = [];
@@ -31,14 +31,14 @@ test('after a restart of Redis with AOF every subscriber recovers and no publica
   await until(() => clients.every((c) => stream(c).position === top.get(c.channel).offset), {
     timeoutMs: 20000,
     intervalMs: 100,
-    message: () => clients.filter((c) => stream(c).position !== top.get(c.channel).offset).slice(0, 5)
+    message: async () => `${await subscriberCounts(cluster, clients, channels)}\n` + clients.filter((c) => stream(c).position !== top.get(c.channel).offset).slice(0, 5)
       .map((c) => `${c.user} (${c.kind}, ${c.node}) at ${stream(c).position} of ${top.get(c.channel).offset}, received ${received(c)}; wire: ${wireTail(c)}`).join('\n'),
   });
 
   for (const c of clients) {
     const expected = Array.from({ length: top.get(c.channel).offset }, (_, i) => i + 1);
     const s = stream(c);
-    assert.deepEqual(s.problems, [], `${c.user} (${c.kind}, ${c.node}): the stream as the server sent it`);
+    assert.deepEqual(s.problems, [], `${c.user} (${c.kind}, ${c.node}): the stream as the server sent it; wire: ${wireTail(c, 14)}`);
     // The node kept the connection and told the subscription to resubscribe (2500).
     assert.deepEqual(c.tap.closes, [], `${c.user}: the connection survived the Redis restart`);
     assert.ok(c.tap.log(c.channel).some((e) => e.kind === 'unsub' && e.code === 2500), `${c.user}: got unsubscribe push 2500`);

@@ -4,7 +4,7 @@
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { startCluster, until } from '../lib/cluster.mjs';
-import { redisRestartScenario, allNodesHealthy, received, stream, wireTail } from '../lib/redis-restart.mjs';
+import { redisRestartScenario, allNodesHealthy, received, stream, wireTail, subscriberCounts } from '../lib/redis-restart.mjs';
 
 let cluster;
 const clients = [];
@@ -40,13 +40,13 @@ test('after a Redis restart without persistence every subscriber continues conti
   }), {
     timeoutMs: 20000,
     intervalMs: 100,
-    message: () => clients.filter((c) => stream(c).position !== now.get(c.channel).offset).slice(0, 5)
+    message: async () => `${await subscriberCounts(cluster, clients, channels)}\n` + clients.filter((c) => stream(c).position !== now.get(c.channel).offset).slice(0, 5)
       .map((c) => `${c.user} (${c.kind}, ${c.node}) at ${stream(c).epoch}/${stream(c).position}, top ${JSON.stringify(now.get(c.channel))}, received ${received(c)}; wire: ${wireTail(c)}`).join('\n'),
   });
 
   for (const c of clients) {
     const s = stream(c);
-    assert.deepEqual(s.problems, [], `${c.user} (${c.kind}, ${c.node}): no silent gap, nothing twice`);
+    assert.deepEqual(s.problems, [], `${c.user} (${c.kind}, ${c.node}): no silent gap, nothing twice; wire: ${wireTail(c, 14)}`);
     // The node kept the connection and told the subscription to resubscribe (2500).
     assert.deepEqual(c.tap.closes, [], `${c.user}: the connection survived the Redis restart`);
     assert.ok(c.tap.log(c.channel).some((e) => e.kind === 'unsub' && e.code === 2500), `${c.user}: got unsubscribe push 2500`);
