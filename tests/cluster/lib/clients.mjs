@@ -243,7 +243,7 @@ export class RawClient extends EventEmitter {
     this.tap = new WireTap();
     this.nextId = 1;
     this.pending = new Map();
-    this.channels = new Map(); // channel → { epoch, offset, recoverable, active }
+    this.channels = new Map(); // channel → { epoch, offset, recoverable, subscribing }
     this.stopped = false;
     this.ws = null;
     this.subscribedEvents = []; // { channel, wasRecovering, recovered, at }
@@ -317,7 +317,7 @@ export class RawClient extends EventEmitter {
 
   /** Subscribes to `channel`; resolves with the subscribe result. */
   async subscribe(channel) {
-    this.channels.set(channel, { epoch: '', offset: 0, recoverable: false, active: true });
+    this.channels.set(channel, { epoch: '', offset: 0, recoverable: false, subscribing: false });
     return this.doSubscribe(channel);
   }
 
@@ -334,13 +334,24 @@ export class RawClient extends EventEmitter {
     return result;
   }
 
-  /** Resubscribes with recovery, retrying temporary errors while the transport stays open. */
+  /**
+   * Resubscribes with recovery, retrying temporary errors while the transport stays open. Like
+   * the SDKs, a channel already being subscribed is left alone: a 2500 that arrives before the
+   * reply concerns the subscription the client is replacing.
+   */
   resubscribe(channel) {
     const ws = this.ws;
+    const state = this.channels.get(channel);
+    if (!state || state.subscribing) return;
+    state.subscribing = true;
     const attempt = () => {
-      if (this.stopped || this.ws !== ws || ws.readyState !== WebSocket.OPEN) return;
-      this.doSubscribe(channel).catch((error) => {
-        if (error.temporary || error.code === 105) setTimeout(attempt, 100 + Math.random() * 200);
+      if (this.stopped || this.ws !== ws || ws.readyState !== WebSocket.OPEN || this.channels.get(channel) !== state) {
+        state.subscribing = false;
+        return;
+      }
+      this.doSubscribe(channel).then(() => { state.subscribing = false; }, (error) => {
+        if (error.temporary) setTimeout(attempt, 100 + Math.random() * 200);
+        else state.subscribing = false;
       });
     };
     attempt();
