@@ -288,13 +288,26 @@ internal sealed partial class Client
 
     /// <summary>The server unsubscribes this client from a channel, telling it why with a code.</summary>
     public async Task<bool> UnsubscribeFromServerAsync(string channel, uint code, string reason, CancellationToken ct)
+        => _subscriptions.TryGetValue(channel, out var sub) && await UnsubscribeFromServerAsync(sub, code, reason, ct).ConfigureAwait(false);
+
+    // Ends exactly this subscription (not a newer one of the same channel). The channel is left
+    // entirely (hub, presence, leave message) before the client hears of it: the client may
+    // resubscribe the moment the push arrives, and that new subscription must not be undone
+    // by the old one's leaving.
+    private async Task<bool> UnsubscribeFromServerAsync(ClientSubscription sub, uint code, string reason, CancellationToken ct)
     {
-        if (!_subscriptions.TryRemove(channel, out var sub))
+        if (!_subscriptions.TryRemove(sub))
         {
             return false;
         }
-        Enqueue(JsonCodec.EncodePush(new Push { Channel = channel, Unsubscribe = new UnsubscribePush { Code = code, Reason = reason } }));
-        await LeaveChannelAsync(sub, ct).ConfigureAwait(false);
+        try
+        {
+            await LeaveChannelAsync(sub, ct).ConfigureAwait(false);
+        }
+        finally
+        {
+            Enqueue(JsonCodec.EncodePush(new Push { Channel = sub.Channel, Unsubscribe = new UnsubscribePush { Code = code, Reason = reason } }));
+        }
         return true;
     }
 
@@ -349,7 +362,7 @@ internal sealed partial class Client
                 // The stream was lost and started again (e.g. Redis restarted without its data):
                 // the client's offsets mean nothing in the new epoch; it resubscribes and is told.
                 Log.EpochChanged(_node.Logger, Id, sub.Channel, sub.Epoch, epoch);
-                ResubscribeLater(sub.Channel);
+                ResubscribeLater(sub);
                 return;
             }
             if (publication.Offset <= sub.Offset)
@@ -359,7 +372,7 @@ internal sealed partial class Client
             if (publication.Offset > sub.Offset + 1)
             {
                 Log.InsufficientState(_node.Logger, Id, sub.Channel, sub.Offset, publication.Offset);
-                ResubscribeLater(sub.Channel);
+                ResubscribeLater(sub);
                 return;
             }
             sub.Offset = publication.Offset;
@@ -369,8 +382,8 @@ internal sealed partial class Client
 
     // Not under the subscription's lock and not on the publisher's thread: leaving a channel takes
     // other locks. A method of its own so the hot path above allocates no closure.
-    private void ResubscribeLater(string channel)
-        => _ = Task.Run(() => UnsubscribeFromServerAsync(channel, UnsubscribeCodes.InsufficientState, "insufficient state", CancellationToken.None));
+    private void ResubscribeLater(ClientSubscription sub)
+        => _ = Task.Run(() => UnsubscribeFromServerAsync(sub, UnsubscribeCodes.InsufficientState, "insufficient state", CancellationToken.None));
 
     /// <summary>
     /// The broker may have missed publications of this channel (its connection came back): a
@@ -380,7 +393,7 @@ internal sealed partial class Client
     {
         if (_subscriptions.TryGetValue(channel, out var sub) && sub.Positioned)
         {
-            ResubscribeLater(channel);
+            ResubscribeLater(sub);
         }
     }
 
@@ -406,7 +419,7 @@ internal sealed partial class Client
         {
             if (sub.ExpireAt is { } expireAt && now >= expireAt + delay)
             {
-                _ = UnsubscribeFromServerAsync(sub.Channel, UnsubscribeCodes.Expired, "subscription expired", CancellationToken.None);
+                _ = UnsubscribeFromServerAsync(sub, UnsubscribeCodes.Expired, "subscription expired", CancellationToken.None);
             }
         }
     }

@@ -61,6 +61,21 @@ internal sealed class SubscriptionSet
         }
     }
 
+    /// <summary>Removes exactly this subscription, if it is still the channel's current one.</summary>
+    public bool TryRemove(ClientSubscription subscription)
+    {
+        lock (this)
+        {
+            var current = _snapshot;
+            if (!ReferenceEquals(Find(current, subscription.Channel), subscription))
+            {
+                return false;
+            }
+            _snapshot = Create([.. Items(current).Where(s => !ReferenceEquals(s, subscription))]);
+            return true;
+        }
+    }
+
     private static object Create(ClientSubscription[] items)
         => items.Length > IndexThreshold ? items.ToDictionary(s => s.Channel, StringComparer.Ordinal) : items;
 
