@@ -159,7 +159,7 @@ public sealed class LimitsTests
         var data = "\"" + new string('y', 60_000) + "\"";
         // Publish until the server's write to the stalled client is stuck: its socket buffers are
         // full, so messages pile up in its queue behind the write in flight.
-        var client = server.Node.Hub.Subscribers("plain:stall").Single();
+        var client = server.Node.Hub.Subscribers("plain:stall").Single().Client;
         while (client.QueuedBytes < 300_000)
         {
             await Api.PostAsync(api, "publish", $"{{\"channel\":\"plain:stall\",\"data\":{data}}}");

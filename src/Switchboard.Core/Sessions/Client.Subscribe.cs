@@ -68,7 +68,7 @@ internal sealed partial class Client
         return validated;
     }
 
-    private static ClientSubscription NewSubscription(ChannelRule rule, SubscriptionOverride? overrides, SubscribeRequest? request)
+    private ClientSubscription NewSubscription(ChannelRule rule, SubscriptionOverride? overrides, SubscribeRequest? request)
     {
         var o = rule.Options;
         var forcePositioning = overrides?.ForcePositioning?.Value ?? o.ForcePositioning;
@@ -77,7 +77,7 @@ internal sealed partial class Client
         var forcePushJoinLeave = overrides?.ForcePushJoinLeave?.Value ?? o.ForcePushJoinLeave;
         var recoverable = o.HasHistory && (forceRecovery || (o.AllowRecovery && request is { Recoverable: true }));
         var positioned = o.HasHistory && (recoverable || forcePositioning || (o.AllowPositioning && request is { Positioned: true }));
-        return new ClientSubscription(rule.Channel, rule)
+        return new ClientSubscription(this, rule.Channel, rule)
         {
             Recoverable = recoverable,
             Positioned = positioned,
@@ -98,10 +98,10 @@ internal sealed partial class Client
         }
         try
         {
-            await _node.Hub.AddSubscriptionAsync(sub.Channel, this, ct).ConfigureAwait(false);
+            await _node.Hub.AddSubscriptionAsync(sub, ct).ConfigureAwait(false);
             if (_state == ClientState.Closed)
             {
-                await _node.Hub.RemoveSubscriptionAsync(sub.Channel, this, CancellationToken.None).ConfigureAwait(false);
+                await _node.Hub.RemoveSubscriptionAsync(sub, CancellationToken.None).ConfigureAwait(false);
                 return null;
             }
             var result = new SubscribeResult { Recoverable = sub.Recoverable, Positioned = sub.Positioned };
@@ -135,7 +135,7 @@ internal sealed partial class Client
         catch
         {
             _subscriptions.TryRemove(sub.Channel, out _);
-            await _node.Hub.RemoveSubscriptionAsync(sub.Channel, this, CancellationToken.None).ConfigureAwait(false);
+            await _node.Hub.RemoveSubscriptionAsync(sub, CancellationToken.None).ConfigureAwait(false);
             if (sub.Presence)
             {
                 await _node.Presence.RemovePresenceAsync(sub.Channel, Id, CancellationToken.None).ConfigureAwait(false);
@@ -191,6 +191,10 @@ internal sealed partial class Client
                 {
                     QueuePublication(sub, pub, bytes);
                 }
+                if (sub.InterruptedWhileJoining)
+                {
+                    ResubscribeLater(sub);
+                }
             }
         }
         finally
@@ -223,7 +227,7 @@ internal sealed partial class Client
 
     private async Task LeaveChannelAsync(ClientSubscription sub, CancellationToken ct)
     {
-        await _node.Hub.RemoveSubscriptionAsync(sub.Channel, this, ct).ConfigureAwait(false);
+        await _node.Hub.RemoveSubscriptionAsync(sub, ct).ConfigureAwait(false);
         if (sub.Presence)
         {
             await _node.Presence.RemovePresenceAsync(sub.Channel, Id, ct).ConfigureAwait(false);
@@ -333,10 +337,10 @@ internal sealed partial class Client
         return new Reply { SubRefresh = result };
     }
 
-    /// <summary>Called by the hub for each publication in a channel this client is subscribed to.</summary>
-    public void DeliverPublication(string channel, Publication publication, ReadOnlyMemory<byte> bytes)
+    /// <summary>Called by the hub for each publication in the channel of this client's subscription.</summary>
+    public void DeliverPublication(ClientSubscription sub, Publication publication, ReadOnlyMemory<byte> bytes)
     {
-        if (!_subscriptions.TryGetValue(channel, out var sub))
+        if (sub.Ended)
         {
             return;
         }
@@ -389,18 +393,29 @@ internal sealed partial class Client
     /// The broker may have missed publications of this channel (its connection came back): a
     /// positioned subscription resubscribes (2500) and recovers what it missed from the stream.
     /// </summary>
-    public void OnStreamInterrupted(string channel)
+    public void OnStreamInterrupted(ClientSubscription sub)
     {
-        if (_subscriptions.TryGetValue(channel, out var sub) && sub.Positioned)
+        if (sub.Ended || !sub.Positioned)
         {
-            ResubscribeLater(sub);
+            return;
         }
+        lock (sub.Lock)
+        {
+            if (!sub.IsLive)
+            {
+                // Still subscribing: its reply must reach the client before the 2500, or the
+                // client would take the late reply for a live subscription the server has ended.
+                sub.InterruptedWhileJoining = true;
+                return;
+            }
+        }
+        ResubscribeLater(sub);
     }
 
     /// <summary>Called by the hub for join and leave messages.</summary>
-    public void DeliverJoinLeave(string channel, ReadOnlyMemory<byte> bytes)
+    public void DeliverJoinLeave(ClientSubscription sub, ReadOnlyMemory<byte> bytes)
     {
-        if (_subscriptions.TryGetValue(channel, out var sub) && sub.JoinLeave)
+        if (!sub.Ended && sub.JoinLeave)
         {
             lock (sub.Lock)
             {

@@ -5,9 +5,11 @@ using Switchboard.Protocol;
 namespace Switchboard.Sessions;
 
 /// <summary>
-/// This node's clients and the map channel → local subscribers, sharded so that subscribes on
+/// This node's clients and the map channel → local subscriptions, sharded so that subscribes on
 /// different channels do not contend. Fan-out iterates an immutable snapshot array of a channel's
-/// subscribers with no lock (rebuilt after a change) and serializes a publication once for all.
+/// subscriptions with no lock (rebuilt after a change) and serializes a publication once for all.
+/// The map holds subscriptions, not clients: a client that resubscribes while its previous
+/// subscription is still leaving has two entries for a moment, and each leaves only its own.
 /// </summary>
 internal sealed class Hub
 {
@@ -60,15 +62,16 @@ internal sealed class Hub
     public IReadOnlyCollection<Client> UserClients(string user)
         => _users.TryGetValue(user, out var byId) ? [.. byId.Values] : [];
 
-    /// <summary>Adds a local subscriber; the first one on this node subscribes the node in the broker.</summary>
-    public async Task AddSubscriptionAsync(string channel, Client client, CancellationToken cancellationToken)
+    /// <summary>Adds a local subscription; the channel's first on this node subscribes the node in the broker.</summary>
+    public async Task AddSubscriptionAsync(ClientSubscription sub, CancellationToken cancellationToken)
     {
+        var channel = sub.Channel;
         var index = ShardIndex(channel);
         var brokerLock = _brokerLocks[index];
         await brokerLock.WaitAsync(cancellationToken).ConfigureAwait(false);
         try
         {
-            var first = _shards[index].Add(channel, client);
+            var first = _shards[index].Add(channel, sub);
             if (first)
             {
                 try
@@ -77,7 +80,7 @@ internal sealed class Hub
                 }
                 catch
                 {
-                    _shards[index].Remove(channel, client);
+                    _shards[index].Remove(channel, sub);
                     throw;
                 }
             }
@@ -88,15 +91,16 @@ internal sealed class Hub
         }
     }
 
-    /// <summary>Removes a local subscriber; the last one unsubscribes the node in the broker.</summary>
-    public async Task RemoveSubscriptionAsync(string channel, Client client, CancellationToken cancellationToken)
+    /// <summary>Removes a local subscription; the channel's last unsubscribes the node in the broker.</summary>
+    public async Task RemoveSubscriptionAsync(ClientSubscription sub, CancellationToken cancellationToken)
     {
+        var channel = sub.Channel;
         var index = ShardIndex(channel);
         var brokerLock = _brokerLocks[index];
         await brokerLock.WaitAsync(cancellationToken).ConfigureAwait(false);
         try
         {
-            if (_shards[index].Remove(channel, client))
+            if (_shards[index].Remove(channel, sub))
             {
                 await _broker.UnsubscribeAsync(channel, cancellationToken).ConfigureAwait(false);
             }
@@ -107,7 +111,7 @@ internal sealed class Hub
         }
     }
 
-    public Client[] Subscribers(string channel) => _shards[ShardIndex(channel)].Get(channel);
+    public ClientSubscription[] Subscribers(string channel) => _shards[ShardIndex(channel)].Get(channel);
 
     /// <summary>Channels with local subscribers, and how many.</summary>
     public Dictionary<string, int> Channels()
@@ -133,9 +137,9 @@ internal sealed class Hub
             return;
         }
         ReadOnlyMemory<byte> bytes = JsonCodec.EncodePublication(channel, publication);
-        foreach (var client in subscribers)
+        foreach (var sub in subscribers)
         {
-            client.DeliverPublication(channel, publication, bytes);
+            sub.Client.DeliverPublication(sub, publication, bytes);
         }
         _metrics.PublicationsOut(subscribers.Length);
     }
@@ -148,9 +152,9 @@ internal sealed class Hub
             return;
         }
         ReadOnlyMemory<byte> bytes = JsonCodec.EncodePush(push);
-        foreach (var client in subscribers)
+        foreach (var sub in subscribers)
         {
-            client.DeliverJoinLeave(channel, bytes);
+            sub.Client.DeliverJoinLeave(sub, bytes);
         }
     }
 
@@ -167,7 +171,7 @@ internal sealed class Hub
 
         public int ChannelCount => _channels.Count;
 
-        public Client[] Get(string channel)
+        public ClientSubscription[] Get(string channel)
         {
             if (!_channels.TryGetValue(channel, out var subscribers))
             {
@@ -185,7 +189,7 @@ internal sealed class Hub
         }
 
         // Returns true when this is the channel's first local subscriber.
-        public bool Add(string channel, Client client)
+        public bool Add(string channel, ClientSubscription client)
         {
             lock (_lock)
             {
@@ -206,7 +210,7 @@ internal sealed class Hub
         }
 
         // Returns true when the channel has no local subscriber left.
-        public bool Remove(string channel, Client client)
+        public bool Remove(string channel, ClientSubscription client)
         {
             lock (_lock)
             {
@@ -245,11 +249,11 @@ internal sealed class Hub
     /// </summary>
     private sealed class ChannelSubscribers
     {
-        public HashSet<Client> Set { get; } = [];
+        public HashSet<ClientSubscription> Set { get; } = [];
 
-        private volatile Client[]? _snapshot;
+        private volatile ClientSubscription[]? _snapshot;
 
-        public Client[]? Snapshot
+        public ClientSubscription[]? Snapshot
         {
             get => _snapshot;
             set => _snapshot = value;

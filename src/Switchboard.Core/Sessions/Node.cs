@@ -231,9 +231,9 @@ internal sealed class Node : IBrokerEventHandler, IDisposable
     {
         foreach (var channel in channels)
         {
-            foreach (var client in Hub.Subscribers(channel))
+            foreach (var sub in Hub.Subscribers(channel))
             {
-                client.OnStreamInterrupted(channel);
+                sub.Client.OnStreamInterrupted(sub);
             }
         }
     }

@@ -57,6 +57,7 @@ internal sealed class SubscriptionSet
             }
             var removed = subscription;
             _snapshot = Create([.. Items(current).Where(s => !ReferenceEquals(s, removed))]);
+            removed.Ended = true;
             return true;
         }
     }
@@ -72,6 +73,7 @@ internal sealed class SubscriptionSet
                 return false;
             }
             _snapshot = Create([.. Items(current).Where(s => !ReferenceEquals(s, subscription))]);
+            subscription.Ended = true;
             return true;
         }
     }

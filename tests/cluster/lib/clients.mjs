@@ -261,10 +261,11 @@ export class RawClient extends EventEmitter {
     this.ws.send(text);
   }
 
-  command(method, body) {
+  /** Sends a command; `onReply` (optional) runs synchronously when its reply is read, before any later message of the same frame. */
+  command(method, body, onReply) {
     const id = this.nextId++;
     return new Promise((resolve, reject) => {
-      this.pending.set(id, { resolve, reject, method });
+      this.pending.set(id, { resolve, reject, method, onReply });
       try {
         this.send({ id, [method]: body });
       } catch (error) {
@@ -325,13 +326,16 @@ export class RawClient extends EventEmitter {
     const state = this.channels.get(channel);
     const body = { channel };
     if (state.recoverable) Object.assign(body, { recover: true, epoch: state.epoch, offset: state.offset });
-    const result = await this.command('subscribe', body);
-    state.recoverable = Boolean(result.recoverable);
-    state.epoch = result.epoch ?? '';
-    state.offset = result.offset ?? 0;
-    this.subscribedEvents.push({ channel, wasRecovering: Boolean(result.was_recovering), recovered: Boolean(result.recovered), at: Date.now() });
-    this.emit('subscribed', channel, result);
-    return result;
+    // The reply's position is taken when the reply is read, not a microtask later: a push in the
+    // same frame (a publication, or an unsubscribe 2500) must see the new subscription.
+    return this.command('subscribe', body, (result) => {
+      state.recoverable = Boolean(result.recoverable);
+      state.epoch = result.epoch ?? '';
+      state.offset = result.offset ?? 0;
+      state.subscribing = false;
+      this.subscribedEvents.push({ channel, wasRecovering: Boolean(result.was_recovering), recovered: Boolean(result.recovered), at: Date.now() });
+      this.emit('subscribed', channel, result);
+    });
   }
 
   /**
@@ -371,7 +375,11 @@ export class RawClient extends EventEmitter {
         if (!p) continue;
         this.pending.delete(message.id);
         if (message.error) p.reject(Object.assign(new Error(`${p.method}: ${message.error.code} ${message.error.message}`), message.error));
-        else p.resolve(message[p.method] ?? {});
+        else {
+          const result = message[p.method] ?? {};
+          p.onReply?.(result);
+          p.resolve(result);
+        }
         continue;
       }
       const push = message.push;
