@@ -193,7 +193,7 @@ internal sealed partial class Client
                 }
                 if (sub.InterruptedWhileJoining)
                 {
-                    ResubscribeLater(sub);
+                    ResubscribeLater(sub, "interrupted");
                 }
             }
         }
@@ -366,7 +366,7 @@ internal sealed partial class Client
                 // The stream was lost and started again (e.g. Redis restarted without its data):
                 // the client's offsets mean nothing in the new epoch; it resubscribes and is told.
                 Log.EpochChanged(_node.Logger, Id, sub.Channel, sub.Epoch, epoch);
-                ResubscribeLater(sub);
+                ResubscribeLater(sub, "epoch");
                 return;
             }
             if (publication.Offset <= sub.Offset)
@@ -376,7 +376,7 @@ internal sealed partial class Client
             if (publication.Offset > sub.Offset + 1)
             {
                 Log.InsufficientState(_node.Logger, Id, sub.Channel, sub.Offset, publication.Offset);
-                ResubscribeLater(sub);
+                ResubscribeLater(sub, "gap");
                 return;
             }
             sub.Offset = publication.Offset;
@@ -386,8 +386,14 @@ internal sealed partial class Client
 
     // Not under the subscription's lock and not on the publisher's thread: leaving a channel takes
     // other locks. A method of its own so the hot path above allocates no closure.
-    private void ResubscribeLater(ClientSubscription sub)
-        => _ = Task.Run(() => UnsubscribeFromServerAsync(sub, UnsubscribeCodes.InsufficientState, "insufficient state", CancellationToken.None));
+    private void ResubscribeLater(ClientSubscription sub, string reason)
+        => _ = Task.Run(async () =>
+        {
+            if (await UnsubscribeFromServerAsync(sub, UnsubscribeCodes.InsufficientState, "insufficient state", CancellationToken.None).ConfigureAwait(false))
+            {
+                _node.Metrics.Resubscribe(reason);
+            }
+        });
 
     /// <summary>
     /// The broker may have missed publications of this channel (its connection came back): a
@@ -409,7 +415,7 @@ internal sealed partial class Client
                 return;
             }
         }
-        ResubscribeLater(sub);
+        ResubscribeLater(sub, "interrupted");
     }
 
     /// <summary>Called by the hub for join and leave messages.</summary>

@@ -23,6 +23,7 @@ internal sealed class NodeMetrics : IDisposable
     private readonly Counter<long> _bytesIn;
     private readonly Counter<long> _bytesOut;
     private readonly Counter<long> _refusedConnections;
+    private readonly Counter<long> _resubscribes;
 
     public NodeMetrics(IMeterFactory meterFactory)
     {
@@ -39,6 +40,7 @@ internal sealed class NodeMetrics : IDisposable
         _bytesIn = _meter.CreateCounter<long>("switchboard.transport.bytes.in", unit: "By", description: "Bytes received from clients, by transport");
         _bytesOut = _meter.CreateCounter<long>("switchboard.transport.bytes.out", unit: "By", description: "Bytes written to clients, by transport");
         _refusedConnections = _meter.CreateCounter<long>("switchboard.connections.refused", description: "Connection attempts refused (draining, node connection cap), by reason");
+        _resubscribes = _meter.CreateCounter<long>("switchboard.resubscribes", description: "Subscriptions told to resubscribe and recover (unsubscribe 2500), by reason (gap, epoch, interrupted)");
     }
 
     public void Observe(Node node)
@@ -79,6 +81,8 @@ internal sealed class NodeMetrics : IDisposable
     public void BytesOut(string transport, long bytes) => _bytesOut.Add(bytes, new KeyValuePair<string, object?>("transport", transport));
 
     public void Refused(string reason) => _refusedConnections.Add(1, new KeyValuePair<string, object?>("reason", reason));
+
+    public void Resubscribe(string reason) => _resubscribes.Add(1, new KeyValuePair<string, object?>("reason", reason));
 
     public void Dispose() => _meter.Dispose();
 }
