@@ -22,6 +22,7 @@ internal static class WebSocketEndpoint
         if (!context.IsOriginAllowed(origins))
         {
             // Cross-site WebSocket hijacking: a page of another site may not connect in a user's name.
+            node.Metrics.Refused("origin");
             context.Response.StatusCode = StatusCodes.Status403Forbidden;
             return;
         }
