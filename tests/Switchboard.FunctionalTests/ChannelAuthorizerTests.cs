@@ -89,6 +89,18 @@ public sealed class ChannelAuthorizerTests(ClubServer club) : IClassFixture<Club
     }
 
     [Fact]
+    public async Task An_authorizer_may_replace_the_published_data()
+    {
+        await using var alice = await ConnectAsync("alice");
+        await using var bob = await ConnectAsync("bob");
+        Assert.Null(ErrorCode(await alice.CommandAsync($"\"subscribe\":{{\"channel\":\"{Lounge}\"}}")));
+        alice.Drain();
+        Assert.Null(ErrorCode(await bob.CommandAsync($"\"publish\":{{\"channel\":\"{Lounge}\",\"data\":{{\"secret\":\"hunter2\"}}}}")));
+        var pub = await NextPublicationAsync(alice);
+        Assert.Equal("{\"text\":\"[redacted]\"}", pub.GetProperty("data").GetRawText());
+    }
+
+    [Fact]
     public async Task A_non_member_is_refused_presence_presence_stats_and_history()
     {
         await using var mallory = await ConnectAsync("mallory");

@@ -6,7 +6,8 @@ namespace Switchboard.FunctionalTests;
 
 /// <summary>
 /// An app's channel authorizer, like the chat's room membership check: channels of namespace
-/// <c>club</c> are open to the members of their room only, and members get their role attached.
+/// <c>club</c> are open to the members of their room only, members get their role attached, and
+/// a publication with a <c>secret</c> field is replaced by a redacted one.
 /// Any RPC by user <c>mallory</c> is refused with the app's own code 4003. Everything else is
 /// allowed untouched. Every request it sees is recorded.
 /// </summary>
@@ -42,7 +43,9 @@ internal sealed class ClubAuthorizer : IChannelAuthorizer
             ChannelOperation.Subscribe => ChannelDecision.Allow(
                 info: RawJson.Parse($"{{\"role\":\"{(user == "alice" ? "host" : "member")}\"}}"),
                 data: RawJson.Parse("{\"welcome\":\"lounge\"}")),
-            ChannelOperation.Publish => ChannelDecision.Allow(info: RawJson.Parse($"{{\"checked\":\"{user}\"}}")),
+            ChannelOperation.Publish => ChannelDecision.Allow(
+                info: RawJson.Parse($"{{\"checked\":\"{user}\"}}"),
+                data: request.Data.ToString().Contains("\"secret\"", StringComparison.Ordinal) ? RawJson.Parse("{\"text\":\"[redacted]\"}") : default),
             _ => ChannelDecision.Allow(),
         });
     }
