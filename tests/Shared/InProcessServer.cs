@@ -61,8 +61,11 @@ internal sealed class InProcessServer : IAsyncDisposable
 
     public Uri WebSocketUri => new($"ws://{BaseAddress.Authority}/connection/websocket");
 
-    /// <summary>Starts a server with the test configuration plus <paramref name="extraArguments"/> (later ones win).</summary>
-    public static async Task<InProcessServer> StartAsync(IEnumerable<string> extraArguments, Action<IServiceCollection>? configureServices = null)
+    /// <summary>
+    /// Starts a server with the test configuration plus <paramref name="extraArguments"/> (later
+    /// ones win); <paramref name="configure"/> may map extra endpoints (as an app module would).
+    /// </summary>
+    public static async Task<InProcessServer> StartAsync(IEnumerable<string> extraArguments, Action<IServiceCollection>? configureServices = null, Action<WebApplication>? configure = null)
     {
         var time = new FakeTimeProvider(DateTimeOffset.UtcNow);
         var app = SwitchboardApp.Build([.. Arguments, .. extraArguments], services =>
@@ -70,6 +73,7 @@ internal sealed class InProcessServer : IAsyncDisposable
             services.AddSingleton<TimeProvider>(time);
             configureServices?.Invoke(services);
         });
+        configure?.Invoke(app);
         await app.StartAsync();
         var address = app.Services.GetRequiredService<IServer>().Features.Get<IServerAddressesFeature>()!.Addresses.First();
         return new InProcessServer(app, time, new Uri(address));

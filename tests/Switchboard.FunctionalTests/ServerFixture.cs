@@ -35,6 +35,9 @@ public sealed class ServerFixture : IAsyncLifetime, IAsyncDisposable
     /// <summary>Errors the server logged: an exception that escaped to the host shows up here.</summary>
     public ErrorLog Errors { get; } = new();
 
+    /// <summary>The app's channel authorizer (it only acts on namespace <c>club</c> and on RPCs of user <c>mallory</c>).</summary>
+    internal ClubAuthorizer Authorizer { get; } = new();
+
     private InProcessServer Server => _server ?? throw new InvalidOperationException("not started");
 
     internal WebApplication App => Server.App;
@@ -54,6 +57,7 @@ public sealed class ServerFixture : IAsyncLifetime, IAsyncDisposable
             services.AddSingleton<IRpcHandler, EchoRpcHandler>();
             services.AddSingleton<IRpcHandler, RefusingRpcHandler>();
             services.AddSingleton<ISendHandler, ReplyingSendHandler>();
+            services.AddSingleton<IChannelAuthorizer>(Authorizer);
         });
 
     async ValueTask IAsyncDisposable.DisposeAsync() => await DisposeAsync();

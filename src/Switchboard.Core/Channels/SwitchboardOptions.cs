@@ -30,6 +30,9 @@ public sealed class SwitchboardOptions
     /// <summary>Server HTTP API settings.</summary>
     public ApiOptions Api { get; set; } = new();
 
+    /// <summary>HTTP rate limits: the server API, and the named policies of sign-in and token endpoints.</summary>
+    public RateLimitsOptions RateLimits { get; set; } = new();
+
     /// <summary>Graceful shutdown settings.</summary>
     public DrainOptions Drain { get; set; } = new();
 
@@ -94,6 +97,15 @@ public sealed class ClientOptions
     /// per connection and less CPU per message. Off: every connection goes through ASP.NET Core.
     /// </summary>
     public bool WebSocketFastPath { get; set; } = true;
+
+    /// <summary>
+    /// Browser origins (<c>https://app.example.com</c>) allowed to open client connections besides
+    /// the server's own origin (an <c>Origin</c> whose host and port equal the request's
+    /// <c>Host</c>). <c>*</c> allows every origin: any web page could then connect with a victim's
+    /// cookies or stored tokens (cross-site WebSocket hijacking). Requests without an
+    /// <c>Origin</c> header (bots, SDKs, servers) are always allowed.
+    /// </summary>
+    public List<string> AllowedOrigins { get; set; } = [];
 
     /// <summary>How long a publish idempotency key is remembered.</summary>
     public TimeSpan IdempotentResultTtl { get; set; } = TimeSpan.FromMinutes(5);
@@ -178,4 +190,33 @@ public sealed class RedisOptions
 
     /// <summary>How long a node stays listed without a heartbeat.</summary>
     public TimeSpan NodeTtl { get; set; } = TimeSpan.FromSeconds(6);
+}
+
+/// <summary>
+/// HTTP rate limits (fixed windows, per client: remote IP, and OAuth client id where known).
+/// A refused request gets <c>429</c> with <c>Retry-After</c>.
+/// </summary>
+public sealed class RateLimitsOptions
+{
+    /// <summary>Server API calls with a valid key, per remote IP. Generous: backends publish through it.</summary>
+    public RateLimitRule Api { get; set; } = new() { PermitLimit = 20_000, Window = TimeSpan.FromSeconds(1) };
+
+    /// <summary>Server API calls without a valid key, per remote IP: slows down guessing the key.</summary>
+    public RateLimitRule ApiUnauthorized { get; set; } = new() { PermitLimit = 30, Window = TimeSpan.FromMinutes(1) };
+
+    /// <summary>Sign-in (and sign-up) attempts, per remote IP and client id.</summary>
+    public RateLimitRule SignIn { get; set; } = new() { PermitLimit = 10, Window = TimeSpan.FromMinutes(1) };
+
+    /// <summary>OAuth token endpoint requests, per remote IP and client id.</summary>
+    public RateLimitRule Token { get; set; } = new() { PermitLimit = 60, Window = TimeSpan.FromMinutes(1) };
+}
+
+/// <summary>One fixed-window rate limit: at most <see cref="PermitLimit"/> requests per <see cref="Window"/>.</summary>
+public sealed class RateLimitRule
+{
+    /// <summary>Requests allowed per window and partition; <c>0</c> = no limit.</summary>
+    public int PermitLimit { get; set; }
+
+    /// <summary>The window length.</summary>
+    public TimeSpan Window { get; set; } = TimeSpan.FromMinutes(1);
 }

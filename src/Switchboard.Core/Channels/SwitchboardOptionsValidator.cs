@@ -1,6 +1,7 @@
 using System.Text;
 using System.Text.RegularExpressions;
 using Microsoft.Extensions.Options;
+using Switchboard.Auth;
 
 namespace Switchboard.Channels;
 
@@ -50,6 +51,10 @@ internal sealed partial class SwitchboardOptionsValidator : IValidateOptions<Swi
         {
             errors.Add($"{root}:Drain:Batches: must be positive.");
         }
+        ValidateRateLimit($"{root}:RateLimits:Api", options.RateLimits.Api, errors);
+        ValidateRateLimit($"{root}:RateLimits:ApiUnauthorized", options.RateLimits.ApiUnauthorized, errors);
+        ValidateRateLimit($"{root}:RateLimits:SignIn", options.RateLimits.SignIn, errors);
+        ValidateRateLimit($"{root}:RateLimits:Token", options.RateLimits.Token, errors);
         if (string.IsNullOrWhiteSpace(options.NodeName))
         {
             errors.Add($"{root}:NodeName: must not be empty.");
@@ -124,6 +129,25 @@ internal sealed partial class SwitchboardOptionsValidator : IValidateOptions<Swi
         PositiveInt($"{key}:QueueMaxBytes", c.QueueMaxBytes, errors);
         PositiveInt($"{key}:MaxFrameBytes", c.MaxFrameBytes, errors);
         PositiveInt($"{key}:MaxMessageBytes", c.MaxMessageBytes, errors);
+        for (var i = 0; i < c.AllowedOrigins.Count; i++)
+        {
+            if (!OriginList.IsValidEntry(c.AllowedOrigins[i]))
+            {
+                errors.Add($"{key}:AllowedOrigins:{i}: must be * or an origin such as https://app.example.com (scheme, host and optional port; no path) (was '{c.AllowedOrigins[i]}').");
+            }
+        }
+    }
+
+    private static void ValidateRateLimit(string key, RateLimitRule rule, List<string> errors)
+    {
+        if (rule.PermitLimit < 0)
+        {
+            errors.Add($"{key}:PermitLimit: must not be negative (0 = no limit).");
+        }
+        if (rule.Window <= TimeSpan.Zero)
+        {
+            errors.Add($"{key}:Window: must be positive.");
+        }
     }
 
     private static void ValidateChannel(string key, ChannelOptions o, List<string> errors)

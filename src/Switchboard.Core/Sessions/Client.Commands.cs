@@ -426,7 +426,12 @@ internal sealed partial class Client
         {
             throw ProtocolException.PermissionDenied();
         }
-        var publication = new Publication { Data = request.Data, Info = Info(sub?.ChanInfo ?? default) };
+        var decision = await AuthorizeAsync(ChannelOperation.Publish, rule, request.Data, ct).ConfigureAwait(false);
+        var publication = new Publication
+        {
+            Data = decision is { Data.IsEmpty: false } ? decision.Data : request.Data,
+            Info = Info(decision is { Info.IsEmpty: false } ? decision.Info : sub?.ChanInfo ?? default),
+        };
         await _node.Broker.PublishAsync(rule.Channel, publication, rule.PublishOptions() with
         {
             IdempotentResultTtl = _node.Options.Client.IdempotentResultTtl,
@@ -438,6 +443,7 @@ internal sealed partial class Client
     private async Task<Reply?> PresenceAsync(PresenceRequest request, CancellationToken ct)
     {
         var rule = ResolveForPresence(request.Channel);
+        await AuthorizeAsync(ChannelOperation.Presence, rule, default, ct).ConfigureAwait(false);
         var presence = await _node.Presence.PresenceAsync(rule.Channel, ct).ConfigureAwait(false);
         return new Reply { Presence = new PresenceResult { Presence = new Dictionary<string, ClientInfo>(presence, StringComparer.Ordinal) } };
     }
@@ -445,6 +451,7 @@ internal sealed partial class Client
     private async Task<Reply?> PresenceStatsAsync(PresenceStatsRequest request, CancellationToken ct)
     {
         var rule = ResolveForPresence(request.Channel);
+        await AuthorizeAsync(ChannelOperation.PresenceStats, rule, default, ct).ConfigureAwait(false);
         var stats = await _node.Presence.PresenceStatsAsync(rule.Channel, ct).ConfigureAwait(false);
         return new Reply { PresenceStats = new PresenceStatsResult { NumClients = (uint)stats.NumClients, NumUsers = (uint)stats.NumUsers } };
     }
@@ -475,6 +482,7 @@ internal sealed partial class Client
         {
             throw ProtocolException.PermissionDenied();
         }
+        await AuthorizeAsync(ChannelOperation.History, rule, default, ct).ConfigureAwait(false);
         var page = await _node.ReadHistoryAsync(rule, request.Limit, request.Since, request.Reverse, ct).ConfigureAwait(false);
         return new Reply
         {
@@ -494,6 +502,7 @@ internal sealed partial class Client
         {
             throw new ProtocolException(ErrorCodes.MethodNotFound, "method not found");
         }
+        await AuthorizeRpcAsync(request.Method!, request.Data, ct).ConfigureAwait(false);
         var data = await handler.HandleAsync(new RpcContext(request.Method!, request.Data, Context), ct).ConfigureAwait(false);
         return new Reply { Rpc = new RpcResult { Data = data } };
     }

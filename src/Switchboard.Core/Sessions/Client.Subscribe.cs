@@ -27,13 +27,18 @@ internal sealed partial class Client
         {
             throw ProtocolException.PermissionDenied();
         }
+        var decision = await AuthorizeAsync(ChannelOperation.Subscribe, rule, request.Data, ct).ConfigureAwait(false);
         var sub = NewSubscription(rule, token?.Override, request);
-        sub.ChanInfo = token?.Info ?? default;
+        sub.ChanInfo = decision is { Info.IsEmpty: false } ? decision.Info : token?.Info ?? default;
         sub.ExpireAt = token?.ExpireAt;
         var result = await JoinChannelAsync(sub, request, ct).ConfigureAwait(false);
         if (result is null)
         {
             return null; // closed meanwhile
+        }
+        if (decision is { Data.IsEmpty: false })
+        {
+            result.Data = decision.Data;
         }
         GoLiveAfter([sub], JsonCodec.Encode(new Reply { Id = id, Subscribe = result }));
         await AfterSubscribedAsync(sub, ct).ConfigureAwait(false);

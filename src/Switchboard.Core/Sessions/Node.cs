@@ -81,6 +81,7 @@ internal sealed class Node : IBrokerEventHandler, IDisposable
     public string Name { get; }
     public DateTimeOffset StartedAt { get; }
     public IReadOnlyList<ISendHandler> SendHandlers => _handlers.Send;
+    public IChannelAuthorizer[] ChannelAuthorizers => _handlers.Authorizers;
 
     public string Version { get; } = typeof(Node).Assembly.GetCustomAttribute<AssemblyInformationalVersionAttribute>()?.InformationalVersion.Split('+')[0] ?? "0.0.0";
 

@@ -5,6 +5,7 @@ using System.Text.Json.Serialization.Metadata;
 using Microsoft.Extensions.Options;
 using Microsoft.OpenApi;
 using Switchboard.Api;
+using Switchboard.Auth;
 using Switchboard.Channels;
 using Switchboard.Protocol;
 
@@ -21,7 +22,7 @@ internal static class ApiEndpoints
 
     public static void MapServerApi(this WebApplication app)
     {
-        var api = app.MapGroup("/api").WithTags("Server API");
+        var api = app.MapGroup("/api").WithTags("Server API").RequireRateLimiting(RateLimitPolicies.Api);
         var ctx = ApiJsonContext.Default;
         Map(api, "publish", "Publish into a channel", ctx.PublishApiRequest, ctx.ApiResponsePublishApiResult, (s, r, ct) => s.PublishAsync(r, ct));
         Map(api, "broadcast", "Publish the same data into several channels", ctx.BroadcastApiRequest, ctx.ApiResponseBroadcastApiResult, (s, r, ct) => s.BroadcastAsync(r, ct));
@@ -86,7 +87,8 @@ internal static class ApiEndpoints
                 };
             })
             .Produces<ApiResponse<TResult>>()
-            .Produces(StatusCodes.Status401Unauthorized);
+            .Produces(StatusCodes.Status401Unauthorized)
+            .Produces(StatusCodes.Status429TooManyRequests);
     }
 
     private static async Task<TRequest> ReadBodyAsync<TRequest>(HttpRequest request, JsonTypeInfo<TRequest> type)
@@ -117,7 +119,8 @@ internal static class ApiEndpoints
         }
     }
 
-    private static bool Authorized(HttpRequest request, string? key)
+    /// <summary>Does the request carry the API key? (Also what the API's rate limit partitions by.)</summary>
+    internal static bool Authorized(HttpRequest request, string? key)
     {
         if (string.IsNullOrEmpty(key))
         {

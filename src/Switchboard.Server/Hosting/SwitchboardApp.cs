@@ -88,6 +88,8 @@ public static class SwitchboardApp
         services.AddSingleton(TimeProvider.System);
         services.AddSingleton<ChannelPolicy>();
         services.AddSingleton<TokenValidator>();
+        services.AddSingleton(sp => new OriginList(sp.GetRequiredService<IOptions<SwitchboardOptions>>().Value.Client.AllowedOrigins));
+        services.AddSwitchboardRateLimits();
         AddEngine(services, configuration);
         services.AddSingleton<NodeMetrics>();
         services.AddSingleton(sp => new Handlers(sp));
@@ -145,6 +147,7 @@ public static class SwitchboardApp
         app.UseWebSockets();
         app.UseDefaultFiles();
         app.UseStaticFiles();
+        app.UseRateLimiter(); // the policies endpoints name (RateLimitPolicies); after anything that reads an OAuth form
         app.MapWebSocketTransport();
         app.MapServerApi();
         app.MapOpenApi();

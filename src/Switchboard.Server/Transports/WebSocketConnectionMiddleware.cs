@@ -1,5 +1,6 @@
 using Microsoft.AspNetCore.Connections;
 using Microsoft.Extensions.Options;
+using Switchboard.Auth;
 using Switchboard.Channels;
 using Switchboard.Sessions;
 
@@ -11,7 +12,7 @@ namespace Switchboard.Server.Transports;
 /// handshake itself and runs the session over <see cref="PipeWebSocket"/>, skipping the HTTP
 /// request pipeline for the life of the connection (about 10 KiB less per connection and fewer
 /// layers on every write). Everything else — other paths, partial or unusual requests, TLS,
-/// refusals while draining or at the cap — goes on to Kestrel's HTTP stack unchanged, where
+/// foreign origins, refusals while draining or at the cap — goes on to Kestrel's HTTP stack unchanged, where
 /// <see cref="WebSocketEndpoint"/> serves the same protocol.
 /// </summary>
 internal sealed class WebSocketConnectionMiddleware(ConnectionDelegate next, IServiceProvider services)
@@ -19,6 +20,7 @@ internal sealed class WebSocketConnectionMiddleware(ConnectionDelegate next, ISe
     private Node? _node;
     private TimeProvider? _time;
     private SwitchboardOptions? _options;
+    private OriginList? _origins;
 
     public async Task OnConnectionAsync(ConnectionContext connection)
     {
@@ -33,10 +35,14 @@ internal sealed class WebSocketConnectionMiddleware(ConnectionDelegate next, ISe
             return;
         }
         _node ??= services.GetRequiredService<Node>();
+        _origins ??= services.GetRequiredService<OriginList>();
         var buffer = result.Buffer;
-        if (!WebSocketHandshake.TryParse(buffer, out var headLength, out var key) || _node.RefuseReason() is not null)
+        if (!WebSocketHandshake.TryParse(buffer, out var headLength, out var key, out var origin, out var host)
+            || !_origins.IsAllowed(origin, host)
+            || _node.RefuseReason() is not null)
         {
-            // Nothing consumed, nothing examined: HTTP reads the same bytes again at once.
+            // Nothing consumed, nothing examined: HTTP reads the same bytes again at once, and a
+            // refusal (a foreign origin: 403; draining or full: 503) is answered there.
             input.AdvanceTo(buffer.Start);
             await next(connection).ConfigureAwait(false);
             return;

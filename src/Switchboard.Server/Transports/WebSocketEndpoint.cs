@@ -2,6 +2,7 @@ using System.Buffers;
 using System.Net.WebSockets;
 using Microsoft.AspNetCore.Connections;
 using Microsoft.Extensions.Options;
+using Switchboard.Auth;
 using Switchboard.Channels;
 using Switchboard.Protocol;
 using Switchboard.Sessions;
@@ -16,8 +17,15 @@ internal static class WebSocketEndpoint
     public static void MapWebSocketTransport(this WebApplication app)
         => app.Map("/connection/websocket", HandleAsync).ExcludeFromDescription();
 
-    private static async Task HandleAsync(HttpContext context, Node node, TimeProvider time, IOptions<SwitchboardOptions> options)
+    private static async Task HandleAsync(HttpContext context, Node node, TimeProvider time, IOptions<SwitchboardOptions> options, OriginList origins)
     {
+        if (!context.IsOriginAllowed(origins))
+        {
+            // Cross-site WebSocket hijacking: a page of another site may not connect in a user's name.
+            node.Metrics.Refused("origin");
+            context.Response.StatusCode = StatusCodes.Status403Forbidden;
+            return;
+        }
         if (node.RefuseReason() is { } reason)
         {
             // Draining or at the node's connection cap: try another node (or later).

@@ -22,11 +22,16 @@ internal static class WebSocketHandshake
     /// <summary>
     /// True when <paramref name="buffer"/> starts with a complete, valid upgrade request for the
     /// WebSocket endpoint; <paramref name="headLength"/> is then its length in bytes.
+    /// <paramref name="origin"/> is its <c>Origin</c> header (null when absent, the usual case of
+    /// non-browser clients) and <paramref name="host"/> its <c>Host</c> (read only with an origin,
+    /// to compare them).
     /// </summary>
-    public static bool TryParse(ReadOnlySequence<byte> buffer, out int headLength, out string key)
+    public static bool TryParse(ReadOnlySequence<byte> buffer, out int headLength, out string key, out string? origin, out string? host)
     {
         headLength = 0;
         key = "";
+        origin = null;
+        host = null;
         if (buffer.Length < RequestLinePrefix.Length + HeadEnd.Length)
         {
             return false;
@@ -52,8 +57,10 @@ internal static class WebSocketHandshake
             return false;
         }
 
-        bool host = false, upgrade = false, connection = false, version = false;
+        bool hasHost = false, upgrade = false, connection = false, version = false;
         string? secKey = null;
+        var hostValue = head[..0];
+        var originCount = 0;
         var rest = head[(lineEnd + 2)..];
         while (!rest.IsEmpty)
         {
@@ -69,7 +76,13 @@ internal static class WebSocketHandshake
             var value = line[(colon + 1)..].Trim((byte)' ').Trim((byte)'\t');
             if (name.EqualsIgnoreCase("Host"u8))
             {
-                host = true;
+                hasHost = true;
+                hostValue = value;
+            }
+            else if (name.EqualsIgnoreCase("Origin"u8))
+            {
+                originCount++;
+                origin = Encoding.ASCII.GetString(value);
             }
             else if (name.EqualsIgnoreCase("Upgrade"u8))
             {
@@ -92,9 +105,14 @@ internal static class WebSocketHandshake
                 return false; // a body on an upgrade request: let HTTP decide what it means
             }
         }
-        if (!host || !upgrade || !connection || !version || secKey is null)
+        if (!hasHost || !upgrade || !connection || !version || secKey is null || originCount > 1)
         {
+            origin = null;
             return false;
+        }
+        if (origin is not null)
+        {
+            host = Encoding.ASCII.GetString(hostValue);
         }
         headLength = end + HeadEnd.Length;
         key = secKey;
