@@ -82,6 +82,14 @@ internal sealed class TestIssuer : IAsyncDisposable
         }
     }
 
+    public void Unpublish(string kid)
+    {
+        lock (_lock)
+        {
+            _published.Remove(kid);
+        }
+    }
+
     private SigningKey Add(SigningKey key, bool publish)
     {
         lock (_lock)
