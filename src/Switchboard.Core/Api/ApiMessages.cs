@@ -126,7 +126,7 @@ public sealed class InvalidateUserTokensApiRequest
 {
     /// <summary>The user.</summary>
     public string? User { get; set; }
-    /// <summary>Unix seconds: tokens with an earlier <c>iat</c> (or none) are refused. 0: now.</summary>
+    /// <summary>Unix seconds: tokens with an earlier <c>iat</c> (or none) are refused. 0: the end of the current second (now + 1).</summary>
     public long IssuedBefore { get; set; }
     /// <summary>Unix seconds until which this is remembered: the latest <c>exp</c> of those tokens is enough. 0: 30 days from now.</summary>
     public long ExpireAt { get; set; }

@@ -238,7 +238,8 @@ public sealed partial class ServerApi
     }
 
     /// <summary>
-    /// Refuses a user's tokens issued before a time (now by default) on every node, and
+    /// Refuses a user's tokens issued (<c>iat</c>) before a time (by default the end of the current
+    /// second), or without <c>iat</c>, on every node, and
     /// disconnects the user's connections everywhere (3503, no reconnect): they come back only
     /// with a token issued since.
     /// </summary>
@@ -251,7 +252,9 @@ public sealed partial class ServerApi
             throw ProtocolException.BadRequest("user required");
         }
         var now = node.Time.GetUtcNow();
-        var before = request.IssuedBefore > 0 ? DateTimeOffset.FromUnixTimeSeconds(request.IssuedBefore) : DateTimeOffset.FromUnixTimeSeconds(now.ToUnixTimeSeconds());
+        // iat has whole seconds: by default every token issued up to the end of this second goes,
+        // including one issued a moment before this call; new tokens are good from the next second.
+        var before = DateTimeOffset.FromUnixTimeSeconds(request.IssuedBefore > 0 ? request.IssuedBefore : now.ToUnixTimeSeconds() + 1);
         var until = request.ExpireAt > 0 ? DateTimeOffset.FromUnixTimeSeconds(request.ExpireAt) : now + DefaultRevocationLife;
         // Stored first, so a disconnected client that reconnects at once is already refused.
         await Revocations().InvalidateUserTokensAsync(user, before, until, ct).ConfigureAwait(false);
