@@ -104,6 +104,27 @@ public sealed class KeyRotationTests : IAsyncLifetime
     }
 }
 
+/// <summary>A key server that does not answer: its tokens get a temporary error, others still connect.</summary>
+public sealed class UnreachableKeyServerTests
+{
+    [Fact]
+    public async Task Tokens_of_an_unreachable_jwks_url_get_a_temporary_error_and_hmac_tokens_still_connect()
+    {
+        // A port nothing listens on: bound, then released.
+        var listener = new System.Net.Sockets.TcpListener(System.Net.IPAddress.Loopback, 0);
+        listener.Start();
+        var port = ((System.Net.IPEndPoint)listener.LocalEndpoint).Port;
+        listener.Stop();
+        await using var server = await ServerFixture.StartAsync($"--Switchboard:Token:JwksUrls:0=http://127.0.0.1:{port}/jwks");
+        var now = server.Time.GetUtcNow().ToUnixTimeSeconds();
+        var key = new SigningKey("k", new RsaSecurityKey(RSA.Create(2048)) { KeyId = "k" });
+
+        Assert.Equal(100, await TokenAuth.ConnectOutcomeAsync(server.WebSocketUri, key.Sign($"{{\"sub\":\"xia\",\"exp\":{now + 60}}}", "RS256")));
+        Assert.Equal(0, await TokenAuth.ConnectOutcomeAsync(server.WebSocketUri, Tokens.Connection("xia", server.Time.GetUtcNow())));
+        Assert.Empty(server.Errors.Entries);
+    }
+}
+
 /// <summary>A registered <see cref="ITokenKeySource"/>: its tokens connect when they carry its issuer.</summary>
 public sealed class TokenKeySourceTests
 {
