@@ -241,6 +241,27 @@ public sealed class TokenValidationTests(TokenServers servers) : IClassFixture<T
     }
 
     [Fact]
+    public async Task Subscription_tokens_signed_with_rsa_and_ecdsa_keys_open_private_channels_and_a_forged_one_is_refused_3500()
+    {
+        await using var client = await Server.ConnectAsync(servers.PemRsa.Sign(Claims("sia"), "PS256"));
+        string SubClaims(string channel) => $"{{\"sub\":\"sia\",\"channel\":\"{channel}\",\"iss\":\"{TokenServers.Issuer}\",\"aud\":\"{TokenServers.Audience}\",\"exp\":{Now + 600}}}";
+        foreach (var (channel, token) in new[]
+        {
+            ("$secret:es", servers.JwksEc.Sign(SubClaims("$secret:es"), "ES256")),
+            ("$secret:rs", servers.PemRsa.Sign(SubClaims("$secret:rs"), "RS512")),
+            ("$secret:hs", Hs256(SubClaims("$secret:hs"))),
+        })
+        {
+            var reply = await client.CommandAsync($"\"subscribe\":{{\"channel\":\"{channel}\",\"token\":\"{token}\"}}");
+            Assert.True(reply.TryGetProperty("subscribe", out _), reply.ToString());
+        }
+        var forged = ForgedTokens.Hmac(SubClaims("$secret:x"), servers.PemRsa.PublicPem);
+        await client.SendRawAsync($"{{\"id\":90,\"subscribe\":{{\"channel\":\"$secret:x\",\"token\":\"{forged}\"}}}}");
+        Assert.Equal(3500, await client.ClosedAsync());
+        await AssertServerHealthyAsync();
+    }
+
+    [Fact]
     public async Task The_openapi_document_describes_the_revocation_methods()
     {
         using var http = new HttpClient { BaseAddress = Server.BaseAddress };

@@ -204,9 +204,10 @@ internal sealed class TokenValidator : IDisposable
     {
         var keys = await KeysAsync(sources, family, cancellationToken).ConfigureAwait(false);
         var kid = unverified.Kid;
-        if (!string.IsNullOrEmpty(kid) && !keys.Any(k => k.Key.KeyId == kid))
+        if (family != KeyFamily.Hmac && !string.IsNullOrEmpty(kid) && !keys.Any(k => k.Key.KeyId == kid))
         {
             // An unknown kid: keys may have rotated. Refetch (rate limited) and look again.
+            // (Never for HMAC: no remote source publishes symmetric keys.)
             var refetched = false;
             foreach (var source in sources)
             {
