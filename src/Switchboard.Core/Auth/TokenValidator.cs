@@ -155,7 +155,7 @@ internal sealed class TokenValidator : IDisposable
         {
             throw new TokenException(TokenError.Invalid, "no token keys are configured (Switchboard:Token)");
         }
-        var jwt = await ValidateWithAsync(token, unverified, family, sources, cancellationToken).ConfigureAwait(false);
+        var jwt = await ValidateWithAsync(unverified, family, sources, cancellationToken).ConfigureAwait(false);
         try
         {
             return Base64Url.DecodeFromChars(jwt.EncodedPayload);
@@ -200,7 +200,7 @@ internal sealed class TokenValidator : IDisposable
         return null;
     }
 
-    private async ValueTask<JsonWebToken> ValidateWithAsync(string token, JsonWebToken unverified, KeyFamily family, KeySource[] sources, CancellationToken cancellationToken)
+    private async ValueTask<JsonWebToken> ValidateWithAsync(JsonWebToken unverified, KeyFamily family, KeySource[] sources, CancellationToken cancellationToken)
     {
         var keys = await KeysAsync(sources, family, cancellationToken).ConfigureAwait(false);
         var kid = unverified.Kid;
@@ -236,7 +236,8 @@ internal sealed class TokenValidator : IDisposable
                 ValidateIssuer = source.Issuer is not null,
                 ValidIssuer = source.Issuer,
             };
-            var result = await _handler.ValidateTokenAsync(token, parameters).ConfigureAwait(false);
+            // The token parsed once above is validated as is (no second parse of the compact form).
+            var result = await _handler.ValidateTokenAsync(unverified, parameters).ConfigureAwait(false);
             if (result.IsValid && result.SecurityToken is JsonWebToken jwt)
             {
                 return jwt;
