@@ -140,6 +140,9 @@ public sealed class TokenValidationTests(TokenServers servers) : IClassFixture<T
         var token = key.Sign(Claims("oidc-user", iss: servers.Oidc.Issuer, aud: TokenServers.IssuerBAudience), alg);
         await using var client = await Server.ConnectAsync(token);
         await Poll.UntilAsync(() => Task.FromResult(Server.Node.Hub.UserClients("oidc-user").Count > 0), "the user is connected");
+        // Discovery and keys were read once and cached (no test here names an unknown kid of this issuer).
+        Assert.Equal(1, servers.Oidc.DiscoveryRequests);
+        Assert.Equal(1, servers.Oidc.JwksRequests);
     }
 
     [Fact]

@@ -29,7 +29,8 @@ internal sealed class TokenValidator : IDisposable
     private readonly TokenOptions _options;
     private readonly TimeProvider _time;
     private readonly ITokenRevocationStore? _revocations;
-    private readonly HttpClient _http = new();
+    // Key documents are small; a key server cannot make a node buffer more than this.
+    private readonly HttpClient _http = new() { MaxResponseContentBufferSize = 1024 * 1024 };
     // Tokens without a matching issuer source are checked with these (HMAC, PEM, JWKS URLs).
     private readonly KeySource[] _pool;
     // Sources tokens pick by their iss: external OIDC issuers, then registered key sources.
