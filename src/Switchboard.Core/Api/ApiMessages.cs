@@ -112,6 +112,26 @@ public sealed class RefreshApiRequest
     public long ExpireAt { get; set; }
 }
 
+/// <summary>revoke_token: refuse one token, by its <c>jti</c>, on every node.</summary>
+public sealed class RevokeTokenApiRequest
+{
+    /// <summary>The token's <c>jti</c>.</summary>
+    public string? Jti { get; set; }
+    /// <summary>Unix seconds until which the token is refused: its <c>exp</c> is enough. 0: 30 days from now.</summary>
+    public long ExpireAt { get; set; }
+}
+
+/// <summary>invalidate_user_tokens: refuse a user's tokens issued before a time, and disconnect the user everywhere.</summary>
+public sealed class InvalidateUserTokensApiRequest
+{
+    /// <summary>The user.</summary>
+    public string? User { get; set; }
+    /// <summary>Unix seconds: tokens with an earlier <c>iat</c> (or none) are refused. 0: the end of the current second (now + 1).</summary>
+    public long IssuedBefore { get; set; }
+    /// <summary>Unix seconds until which this is remembered: the latest <c>exp</c> of those tokens is enough. 0: 30 days from now.</summary>
+    public long ExpireAt { get; set; }
+}
+
 /// <summary>send (in-process only): an asynchronous message to a user's connections or to one connection.</summary>
 public sealed class SendApiRequest
 {
@@ -247,6 +267,8 @@ public sealed class BatchCommand
     public ChannelApiRequest? HistoryRemove { get; set; }
     public ChannelsApiRequest? Channels { get; set; }
     public EmptyApiMessage? Info { get; set; }
+    public RevokeTokenApiRequest? RevokeToken { get; set; }
+    public InvalidateUserTokensApiRequest? InvalidateUserTokens { get; set; }
 #pragma warning restore CS1591
 }
 
@@ -274,6 +296,8 @@ public sealed class BatchReply
     public EmptyApiMessage? HistoryRemove { get; set; }
     public ChannelsApiResult? Channels { get; set; }
     public InfoApiResult? Info { get; set; }
+    public EmptyApiMessage? RevokeToken { get; set; }
+    public EmptyApiMessage? InvalidateUserTokens { get; set; }
 #pragma warning restore CS1591
 }
 
@@ -298,6 +322,8 @@ public sealed class ApiResponse<T>
 [JsonSerializable(typeof(UnsubscribeApiRequest))]
 [JsonSerializable(typeof(DisconnectApiRequest))]
 [JsonSerializable(typeof(RefreshApiRequest))]
+[JsonSerializable(typeof(RevokeTokenApiRequest))]
+[JsonSerializable(typeof(InvalidateUserTokensApiRequest))]
 [JsonSerializable(typeof(ChannelApiRequest))]
 [JsonSerializable(typeof(HistoryApiRequest))]
 [JsonSerializable(typeof(ChannelsApiRequest))]

@@ -217,6 +217,54 @@ public sealed partial class ServerApi
         return Task.CompletedTask;
     }
 
+    private static readonly TimeSpan DefaultRevocationLife = TimeSpan.FromDays(30);
+
+    /// <summary>
+    /// Refuses the token with this <c>jti</c> on every node (connect, refresh and subscription
+    /// tokens) until <see cref="RevokeTokenApiRequest.ExpireAt"/>. Connections already open with
+    /// it stay until their next refresh.
+    /// </summary>
+    public async Task<EmptyApiMessage> RevokeTokenAsync(RevokeTokenApiRequest request, CancellationToken ct)
+    {
+        ArgumentNullException.ThrowIfNull(request);
+        if (string.IsNullOrEmpty(request.Jti))
+        {
+            throw ProtocolException.BadRequest("jti required");
+        }
+        var now = node.Time.GetUtcNow();
+        var until = request.ExpireAt > 0 ? DateTimeOffset.FromUnixTimeSeconds(request.ExpireAt) : now + DefaultRevocationLife;
+        await Revocations().RevokeTokenAsync(request.Jti, until, ct).ConfigureAwait(false);
+        return new EmptyApiMessage();
+    }
+
+    /// <summary>
+    /// Refuses a user's tokens issued (<c>iat</c>) before a time (by default the end of the current
+    /// second), or without <c>iat</c>, on every node, and
+    /// disconnects the user's connections everywhere (3503, no reconnect): they come back only
+    /// with a token issued since.
+    /// </summary>
+    public async Task<EmptyApiMessage> InvalidateUserTokensAsync(InvalidateUserTokensApiRequest request, CancellationToken ct)
+    {
+        ArgumentNullException.ThrowIfNull(request);
+        var user = RequireUser(request.User);
+        if (user.Length == 0)
+        {
+            throw ProtocolException.BadRequest("user required");
+        }
+        var now = node.Time.GetUtcNow();
+        // iat has whole seconds: by default every token issued up to the end of this second goes,
+        // including one issued a moment before this call; new tokens are good from the next second.
+        var before = DateTimeOffset.FromUnixTimeSeconds(request.IssuedBefore > 0 ? request.IssuedBefore : now.ToUnixTimeSeconds() + 1);
+        var until = request.ExpireAt > 0 ? DateTimeOffset.FromUnixTimeSeconds(request.ExpireAt) : now + DefaultRevocationLife;
+        // Stored first, so a disconnected client that reconnects at once is already refused.
+        await Revocations().InvalidateUserTokensAsync(user, before, until, ct).ConfigureAwait(false);
+        await DisconnectAsync(new DisconnectApiRequest { User = user }, ct).ConfigureAwait(false);
+        return new EmptyApiMessage();
+    }
+
+    private Engine.ITokenRevocationStore Revocations()
+        => node.Tokens.Revocations ?? throw ProtocolException.NotAvailable();
+
     /// <summary>Who is subscribed to a channel.</summary>
     public async Task<PresenceApiResult> PresenceAsync(ChannelApiRequest request, CancellationToken ct)
     {
@@ -349,6 +397,8 @@ public sealed partial class ServerApi
                 { HistoryRemove: { } r } => new BatchReply { HistoryRemove = await HistoryRemoveAsync(r, ct).ConfigureAwait(false) },
                 { Channels: { } r } => new BatchReply { Channels = await ChannelsAsync(r, ct).ConfigureAwait(false) },
                 { Info: not null } => new BatchReply { Info = await InfoAsync(ct).ConfigureAwait(false) },
+                { RevokeToken: { } r } => new BatchReply { RevokeToken = await RevokeTokenAsync(r, ct).ConfigureAwait(false) },
+                { InvalidateUserTokens: { } r } => new BatchReply { InvalidateUserTokens = await InvalidateUserTokensAsync(r, ct).ConfigureAwait(false) },
                 _ => new BatchReply { Error = new Error { Code = ErrorCodes.MethodNotFound, Message = "method not found" } },
             };
         }

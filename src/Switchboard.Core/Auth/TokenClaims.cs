@@ -9,6 +9,7 @@ internal sealed class ConnectTokenClaims
     public string? Sub { get; set; }
     public long? Exp { get; set; }
     public long? Iat { get; set; }
+    public long? Nbf { get; set; }
     public string? Jti { get; set; }
     public RawJson Info { get; set; }
     [JsonPropertyName("b64info")]
@@ -51,6 +52,9 @@ internal sealed class SubscribeTokenClaims
     public string? Sub { get; set; }
     public string? Channel { get; set; }
     public long? Exp { get; set; }
+    public long? Iat { get; set; }
+    public long? Nbf { get; set; }
+    public string? Jti { get; set; }
     public RawJson Info { get; set; }
     [JsonPropertyName("b64info")]
     public string? B64Info { get; set; }

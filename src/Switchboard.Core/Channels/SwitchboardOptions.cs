@@ -154,8 +154,45 @@ public sealed class TokenOptions
     /// <summary>When set, tokens must carry this issuer.</summary>
     public string? Issuer { get; set; }
 
-    /// <summary>Clock skew allowed when checking <c>exp</c>.</summary>
+    /// <summary>Clock skew allowed when checking <c>exp</c> and <c>nbf</c>.</summary>
     public TimeSpan ClockSkew { get; set; } = TimeSpan.Zero;
+
+    /// <summary>
+    /// RSA or EC public keys for RS*/PS*/ES* tokens, each either the PEM text itself
+    /// (<c>-----BEGIN PUBLIC KEY-----…</c>) or the path of a PEM file. Read once at start.
+    /// Checked against <see cref="Issuer"/> and <see cref="Audience"/> when those are set.
+    /// </summary>
+    public List<string> PublicKeys { get; set; } = [];
+
+    /// <summary>
+    /// JWKS URLs whose keys sign tokens (https; http only on loopback). Cached, re-read every
+    /// <see cref="KeysRefreshInterval"/>, and at once (at most every <see cref="KeysRefetchMinInterval"/>
+    /// per URL) when a token names a <c>kid</c> not in the cache. Checked against <see cref="Issuer"/>
+    /// and <see cref="Audience"/> when those are set.
+    /// </summary>
+    public List<string> JwksUrls { get; set; } = [];
+
+    /// <summary>External OpenID Connect issuers, whose tokens are accepted with their discovered keys.</summary>
+    public List<TokenIssuerOptions> Issuers { get; set; } = [];
+
+    /// <summary>How long fetched JWKS and discovery documents are used before they are read again.</summary>
+    public TimeSpan KeysRefreshInterval { get; set; } = TimeSpan.FromHours(1);
+
+    /// <summary>The least time between two fetches of one key source caused by unknown <c>kid</c>s (a token flood cannot make Switchboard hammer the key server).</summary>
+    public TimeSpan KeysRefetchMinInterval { get; set; } = TimeSpan.FromSeconds(30);
+}
+
+/// <summary>An external OpenID Connect issuer whose tokens Switchboard accepts.</summary>
+public sealed class TokenIssuerOptions
+{
+    /// <summary>
+    /// The issuer's base URL: <c>&lt;Authority&gt;/.well-known/openid-configuration</c> names its
+    /// <c>issuer</c> (which tokens must carry) and <c>jwks_uri</c>. https; http only on loopback.
+    /// </summary>
+    public string? Authority { get; set; }
+
+    /// <summary>When set, this issuer's tokens must carry this <c>aud</c> (else <see cref="TokenOptions.Audience"/> applies, when set).</summary>
+    public string? Audience { get; set; }
 }
 
 /// <summary>Server HTTP API settings.</summary>

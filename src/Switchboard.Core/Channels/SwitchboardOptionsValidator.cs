@@ -39,6 +39,7 @@ internal sealed partial class SwitchboardOptionsValidator : IValidateOptions<Swi
         {
             errors.Add($"{root}:Token:ClockSkew: must not be negative.");
         }
+        Auth.TokenKeyConfiguration.Validate($"{root}:Token", options.Token, errors);
         if (options.Api.Key is { Length: > 0 and < 16 })
         {
             errors.Add($"{root}:Api:Key: must be at least 16 characters.");

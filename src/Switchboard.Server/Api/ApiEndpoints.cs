@@ -30,6 +30,8 @@ internal static class ApiEndpoints
         Map(api, "unsubscribe", "Unsubscribe a user's connections from a channel", ctx.UnsubscribeApiRequest, ctx.ApiResponseEmptyApiMessage, (s, r, ct) => s.UnsubscribeAsync(r, ct));
         Map(api, "disconnect", "Disconnect a user's connections", ctx.DisconnectApiRequest, ctx.ApiResponseEmptyApiMessage, (s, r, ct) => s.DisconnectAsync(r, ct));
         Map(api, "refresh", "Change a user's connection expiry", ctx.RefreshApiRequest, ctx.ApiResponseEmptyApiMessage, (s, r, ct) => s.RefreshAsync(r, ct));
+        Map(api, "revoke_token", "Refuse a token, by its jti, on every node", ctx.RevokeTokenApiRequest, ctx.ApiResponseEmptyApiMessage, (s, r, ct) => s.RevokeTokenAsync(r, ct));
+        Map(api, "invalidate_user_tokens", "Refuse a user's tokens issued before a time and disconnect the user everywhere", ctx.InvalidateUserTokensApiRequest, ctx.ApiResponseEmptyApiMessage, (s, r, ct) => s.InvalidateUserTokensAsync(r, ct));
         Map(api, "presence", "Who is subscribed to a channel", ctx.ChannelApiRequest, ctx.ApiResponsePresenceApiResult, (s, r, ct) => s.PresenceAsync(r, ct));
         Map(api, "presence_stats", "How many clients and users are in a channel", ctx.ChannelApiRequest, ctx.ApiResponsePresenceStatsApiResult, (s, r, ct) => s.PresenceStatsAsync(r, ct));
         Map(api, "history", "Read a channel's history", ctx.HistoryApiRequest, ctx.ApiResponseHistoryApiResult, (s, r, ct) => s.HistoryAsync(r, ct));

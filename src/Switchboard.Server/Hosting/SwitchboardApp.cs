@@ -133,12 +133,14 @@ public static class SwitchboardApp
             services.AddSingleton<IBroker>(sp => sp.GetRequiredService<RedisEngine>().Broker);
             services.AddSingleton<IPresenceManager>(sp => sp.GetRequiredService<RedisEngine>().Presence);
             services.AddSingleton<IClusterControl>(sp => sp.GetRequiredService<RedisEngine>().Control);
+            services.AddSingleton<ITokenRevocationStore>(sp => sp.GetRequiredService<RedisEngine>().Revocations);
         }
         else
         {
             services.AddSingleton<IBroker, MemoryBroker>();
             services.AddSingleton<IPresenceManager, MemoryPresenceManager>();
             services.AddSingleton<IClusterControl, MemoryClusterControl>();
+            services.AddSingleton<ITokenRevocationStore, MemoryTokenRevocationStore>();
         }
     }
 

@@ -18,6 +18,7 @@ public sealed class RedisEngine : IAsyncDisposable
         Broker = new RedisBroker(shards, time, loggers.CreateLogger<RedisBroker>());
         Presence = new RedisPresenceManager(shards, time, loggers.CreateLogger<RedisPresenceManager>());
         Control = new RedisClusterControl(shards, loggers.CreateLogger<RedisClusterControl>());
+        Revocations = new RedisTokenRevocationStore(shards, time);
     }
 
     /// <summary>The broker (pub/sub and streams).</summary>
@@ -28,6 +29,9 @@ public sealed class RedisEngine : IAsyncDisposable
 
     /// <summary>Control messages and cluster-wide counters.</summary>
     public RedisClusterControl Control { get; }
+
+    /// <summary>Revoked tokens, shared by the cluster.</summary>
+    public RedisTokenRevocationStore Revocations { get; }
 
     /// <summary>True when every shard has a connection right now.</summary>
     public bool IsConnected => _shards.All(s => s.Connection.IsConnected);

@@ -190,4 +190,40 @@ internal static class RedisScripts
         if left <= 0 then redis.call('hdel', KEYS[1], ARGV[1]) end
         return left
         """;
+
+    /// <summary>
+    /// KEYS: revoked-token key. ARGV: 1 revoked until (Unix ms, node clock), 2 key TTL ms.
+    /// Keeps the later of the stored and the given time.
+    /// </summary>
+    public const string RevokeToken = """
+        local u = tonumber(redis.call('get', KEYS[1]) or '0')
+        if tonumber(ARGV[1]) > u then redis.call('set', KEYS[1], ARGV[1]) end
+        if redis.call('pttl', KEYS[1]) < tonumber(ARGV[2]) then redis.call('pexpire', KEYS[1], ARGV[2]) end
+        return 1
+        """;
+
+    /// <summary>
+    /// KEYS: revoked-user-tokens hash (b: issued-before, u: remembered until; Unix ms). ARGV:
+    /// 1 issued before, 2 until, 3 key TTL ms, 4 now. Keeps the later of each time; an entry
+    /// past its time (node clock) starts over.
+    /// </summary>
+    public const string InvalidateUserTokens = """
+        local now = tonumber(ARGV[4])
+        local e = redis.call('hmget', KEYS[1], 'b', 'u')
+        local b = tonumber(e[1] or '0')
+        local u = tonumber(e[2] or '0')
+        if u <= now then b = 0 end
+        if tonumber(ARGV[1]) > b then b = tonumber(ARGV[1]) end
+        if tonumber(ARGV[2]) > u then u = tonumber(ARGV[2]) end
+        redis.call('hset', KEYS[1], 'b', b, 'u', u)
+        if redis.call('pttl', KEYS[1]) < tonumber(ARGV[3]) then redis.call('pexpire', KEYS[1], ARGV[3]) end
+        return 1
+        """;
+
+    /// <summary>KEYS: revoked-token key, revoked-user-tokens hash. Returns { token until or false, user issued-before or false, user until or false }.</summary>
+    public const string ReadRevocation = """
+        local t = redis.call('get', KEYS[1])
+        local e = redis.call('hmget', KEYS[2], 'b', 'u')
+        return { t, e[1], e[2] }
+        """;
 }

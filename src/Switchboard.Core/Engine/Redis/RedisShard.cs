@@ -70,6 +70,9 @@ internal sealed partial class RedisShard : IAsyncDisposable
     public RedisKey PresenceExpiryKey(string channel) => $"{_prefix}.presence-expiry.{{{channel}}}";
     public RedisKey PresenceUserKey(string channel) => $"{_prefix}.presence-user.{{{channel}}}";
     public RedisKey UserConnectionsKey(string user) => $"{_prefix}.user-connections.{{{user}}}";
+    // Revocations (see RedisTokenRevocationStore): hash-tagged by the jti or user they are about.
+    public RedisKey RevokedTokenKey(string jti) => $"{_prefix}.revoked-token.{{{jti}}}";
+    public RedisKey UserTokensRevokedKey(string user) => $"{_prefix}.revoked-user-tokens.{{{user}}}";
 
     /// <summary>The name of the pub/sub channel carrying a Switchboard channel's publications, joins and leaves.</summary>
     public string PubSubName(string channel) => $"{_prefix}.channel.{{{channel}}}";
