@@ -7,6 +7,7 @@ using Switchboard.Auth;
 using Switchboard.Channels;
 using Switchboard.Engine;
 using Switchboard.Engine.Redis;
+using Switchboard.Identity;
 using Switchboard.Server.Api;
 using Switchboard.Server.Transports;
 using Switchboard.Sessions;
@@ -88,6 +89,7 @@ public static class SwitchboardApp
         services.AddSingleton(TimeProvider.System);
         services.AddSingleton<ChannelPolicy>();
         services.AddSingleton<TokenValidator>();
+        services.AddSwitchboardIdentity(configuration);
         AddEngine(services, configuration);
         services.AddSingleton<NodeMetrics>();
         services.AddSingleton(sp => new Handlers(sp));
@@ -145,6 +147,7 @@ public static class SwitchboardApp
         app.UseWebSockets();
         app.UseDefaultFiles();
         app.UseStaticFiles();
+        app.MapSwitchboardIdentity();
         app.MapWebSocketTransport();
         app.MapServerApi();
         app.MapOpenApi();
