@@ -39,7 +39,13 @@ public static class SwitchboardIdentity
             return services;
         }
         var database = configuration.GetSection($"{SwitchboardOptions.Section}:{nameof(SwitchboardOptions.Database)}").Get<DatabaseOptions>() ?? new();
+        // First of the hosted services: the tables and keys exist before anything (Data Protection's key ring) reads them.
+        services.AddHostedService<IdentityStartup>();
 
+        if (string.Equals(database.Provider, "sqlite", StringComparison.OrdinalIgnoreCase))
+        {
+            IdentitySchema.CreateFolder(SqliteConnectionString(database));
+        }
         services.AddDbContext<IdentityDb>(db =>
         {
             UseDatabase(db, database);
@@ -110,7 +116,6 @@ public static class SwitchboardIdentity
         services.AddSingleton<IConfigureOptions<OpenIddictServerOptions>, ConfigureServerKeys>();
         services.AddSingleton<IdentityTokenKeySource>();
         services.AddSingleton<ITokenKeySource>(sp => sp.GetRequiredService<IdentityTokenKeySource>());
-        services.AddHostedService<IdentityStartup>();
         return services;
     }
 
@@ -142,15 +147,18 @@ public static class SwitchboardIdentity
         }
         else if (string.Equals(database.Provider, "sqlite", StringComparison.OrdinalIgnoreCase))
         {
-            db.UseSqlite(string.IsNullOrEmpty(database.ConnectionString)
-                ? new SqliteConnectionStringBuilder { DataSource = Path.Combine("data", "switchboard.db") }.ToString()
-                : database.ConnectionString);
+            db.UseSqlite(SqliteConnectionString(database));
         }
         else
         {
             throw new InvalidOperationException($"Switchboard:Database:Provider: unknown provider '{database.Provider}' (known: sqlite, postgres).");
         }
     }
+
+    private static string SqliteConnectionString(DatabaseOptions database)
+        => string.IsNullOrEmpty(database.ConnectionString)
+            ? new SqliteConnectionStringBuilder { DataSource = Path.Combine("data", "switchboard.db") }.ToString()
+            : database.ConnectionString;
 
     /// <summary>Hands the persisted keys to OpenIddict (before its own checks, which need a signing key).</summary>
     private sealed class ConfigureServerKeys(TokenKeys keys) : IConfigureOptions<OpenIddictServerOptions>

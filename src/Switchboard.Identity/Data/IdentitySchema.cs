@@ -13,17 +13,39 @@ namespace Switchboard.Identity.Data;
 /// </summary>
 internal static class IdentitySchema
 {
+    // Servers in one process (tests) share a file: one at a time creates the tables.
+    private static readonly SemaphoreSlim Gate = new(1, 1);
+
+    /// <summary>Creates the SQLite file's folder; EF Core creates the file but not its folder.</summary>
+    public static void CreateFolder(string connectionString)
+    {
+        var source = new SqliteConnectionStringBuilder(connectionString).DataSource;
+        if (string.IsNullOrEmpty(source) || source == ":memory:" || source.StartsWith("file:", StringComparison.Ordinal))
+        {
+            return;
+        }
+        var folder = Path.GetDirectoryName(Path.GetFullPath(source));
+        if (!string.IsNullOrEmpty(folder))
+        {
+            Directory.CreateDirectory(folder);
+        }
+    }
+
     public static async Task EnsureAsync(IdentityDb db, CancellationToken cancellationToken)
     {
-        if (db.Database.IsSqlite())
+        await Gate.WaitAsync(cancellationToken).ConfigureAwait(false);
+        try
         {
-            var source = new SqliteConnectionStringBuilder(db.Database.GetConnectionString()).DataSource;
-            var folder = Path.GetDirectoryName(Path.GetFullPath(source));
-            if (!string.IsNullOrEmpty(folder) && source != ":memory:")
-            {
-                Directory.CreateDirectory(folder);
-            }
+            await EnsureCoreAsync(db, cancellationToken).ConfigureAwait(false);
         }
+        finally
+        {
+            Gate.Release();
+        }
+    }
+
+    private static async Task EnsureCoreAsync(IdentityDb db, CancellationToken cancellationToken)
+    {
         var creator = db.GetService<IRelationalDatabaseCreator>();
         for (var attempt = 0; ; attempt++)
         {
@@ -42,22 +64,39 @@ internal static class IdentitySchema
             }
             catch (DbException) when (attempt < 3)
             {
-                // Another node (or test server) created them meanwhile: look again.
+                // Another node created them meanwhile: look again.
                 await Task.Delay(TimeSpan.FromMilliseconds(200 * (attempt + 1)), cancellationToken).ConfigureAwait(false);
             }
         }
     }
 
+    // Asks the catalog rather than querying the table, so a first start logs no failed command.
     private static async Task<bool> TablesExistAsync(IdentityDb db, CancellationToken cancellationToken)
     {
+        var sql = db.Database.IsSqlite()
+            ? "SELECT count(*) FROM sqlite_master WHERE type = 'table' AND name = 'SwitchboardTokenKeys'"
+            : "SELECT count(*) FROM information_schema.tables WHERE table_schema = current_schema() AND table_name = 'SwitchboardTokenKeys'";
+        var connection = db.Database.GetDbConnection();
+        var opened = connection.State != System.Data.ConnectionState.Open;
+        if (opened)
+        {
+            await connection.OpenAsync(cancellationToken).ConfigureAwait(false);
+        }
         try
         {
-            _ = await db.TokenKeys.AsNoTracking().AnyAsync(cancellationToken).ConfigureAwait(false);
-            return true;
+            var command = connection.CreateCommand();
+            await using (command.ConfigureAwait(false))
+            {
+                command.CommandText = sql;
+                return Convert.ToInt64(await command.ExecuteScalarAsync(cancellationToken).ConfigureAwait(false), System.Globalization.CultureInfo.InvariantCulture) > 0;
+            }
         }
-        catch (DbException)
+        finally
         {
-            return false;
+            if (opened)
+            {
+                await connection.CloseAsync().ConfigureAwait(false);
+            }
         }
     }
 }
