@@ -59,7 +59,7 @@ count_trx() { # adds a trx file's counters to the totals
   passed=$((passed + p)); failed=$((failed + f + e))
 }
 
-for project in tests/Switchboard.Core.Tests tests/Switchboard.FunctionalTests tests/Switchboard.Client.Tests; do
+for project in tests/Switchboard.Core.Tests tests/Switchboard.FunctionalTests tests/Switchboard.Client.Tests tests/Switchboard.Identity.Tests; do
   name=$(basename "$project")
   log "$name"
   # A hung test fails the run (and is named) instead of hanging it.

@@ -238,6 +238,10 @@ public sealed class OAuthFlowTests(IdentityServer server)
         var (reused, reusedBody) = await browser.RefreshAsync(first);
         Assert.Equal(HttpStatusCode.BadRequest, reused);
         Assert.Equal("invalid_grant", reusedBody.GetProperty("error").GetString());
+
+        // A reuse means the token leaked: the whole chain is revoked, the thief's newer token too.
+        var (afterReuse, _) = await browser.RefreshAsync(second);
+        Assert.Equal(HttpStatusCode.BadRequest, afterReuse);
     }
 
     [Fact]
