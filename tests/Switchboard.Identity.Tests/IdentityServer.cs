@@ -9,7 +9,7 @@ namespace Switchboard.Identity.Tests;
 /// The real server in process with the built-in OAuth server on, its own SQLite file, and the demo
 /// client's redirect URI set to <see cref="RedirectUri"/>.
 /// </summary>
-public sealed class IdentityServer : IAsyncLifetime
+public class IdentityServer : IAsyncLifetime
 {
     public const string RedirectUri = "https://app.example/callback";
 
@@ -21,13 +21,19 @@ public sealed class IdentityServer : IAsyncLifetime
 
     public Uri BaseAddress => Server.BaseAddress;
 
-    public string[] Arguments =>
-    [
-        $"--Switchboard:Database:ConnectionString=Data Source={DatabaseFile}",
-        $"--Switchboard:Identity:DemoRedirectUris:0={RedirectUri}",
-    ];
+    public string[] Arguments => [.. DatabaseArguments, $"--Switchboard:Identity:DemoRedirectUris:0={RedirectUri}"];
 
-    public async Task InitializeAsync() => _server = await InProcessServer.StartAsync(Arguments);
+    protected virtual string[] DatabaseArguments => [$"--Switchboard:Database:ConnectionString=Data Source={DatabaseFile}"];
+
+    protected virtual Task StartDatabaseAsync() => Task.CompletedTask;
+
+    protected virtual Task StopDatabaseAsync() => Task.CompletedTask;
+
+    public async Task InitializeAsync()
+    {
+        await StartDatabaseAsync();
+        _server = await InProcessServer.StartAsync(Arguments);
+    }
 
     /// <summary>Stops the server and keeps its database (a restart starts another on it).</summary>
     public async Task StopServerAsync()
@@ -42,8 +48,12 @@ public sealed class IdentityServer : IAsyncLifetime
     public async Task DisposeAsync()
     {
         await StopServerAsync();
+        await StopDatabaseAsync();
         Microsoft.Data.Sqlite.SqliteConnection.ClearAllPools();
-        Directory.Delete(Path.GetDirectoryName(DatabaseFile)!, recursive: true);
+        if (Directory.Exists(Path.GetDirectoryName(DatabaseFile)))
+        {
+            Directory.Delete(Path.GetDirectoryName(DatabaseFile)!, recursive: true);
+        }
     }
 
     public HttpClient Api() => Server.Api();
@@ -70,8 +80,37 @@ public sealed class IdentityServer : IAsyncLifetime
     public static StringContent Json(object value) => new(JsonSerializer.Serialize(value), System.Text.Encoding.UTF8, "application/json");
 }
 
+/// <summary>The same server with its users and OAuth stores in a real PostgreSQL server of its own.</summary>
+public sealed class PostgresIdentityServer : IdentityServer
+{
+    private PostgresServer? _postgres;
+
+    protected override string[] DatabaseArguments =>
+    [
+        "--Switchboard:Database:Provider=postgres",
+        "--Switchboard:Database:ConnectionString=" + (_postgres ?? throw new InvalidOperationException("not started")).ConnectionString("switchboard"),
+    ];
+
+    protected override async Task StartDatabaseAsync() => _postgres = await PostgresServer.StartAsync();
+
+    protected override async Task StopDatabaseAsync()
+    {
+        Npgsql.NpgsqlConnection.ClearAllPools();
+        if (_postgres is not null)
+        {
+            await _postgres.DisposeAsync();
+        }
+    }
+}
+
 [CollectionDefinition(Name)]
 public sealed class IdentityCollection : ICollectionFixture<IdentityServer>
 {
     public const string Name = "identity server";
+}
+
+[CollectionDefinition(Name)]
+public sealed class PostgresIdentityCollection : ICollectionFixture<PostgresIdentityServer>
+{
+    public const string Name = "identity server on PostgreSQL";
 }

@@ -8,8 +8,7 @@ using Switchboard.Auth;
 namespace Switchboard.Identity.Tests;
 
 /// <summary>The OAuth 2.0 / OIDC flows end to end over HTTP against the real in-process server.</summary>
-[Collection(IdentityCollection.Name)]
-public sealed class OAuthFlowTests(IdentityServer server)
+public abstract class OAuthFlowTests(IdentityServer server)
 {
     private const string Password = "correct horse battery";
 
@@ -279,5 +278,26 @@ public sealed class OAuthFlowTests(IdentityServer server)
 
         Assert.Equal(HttpStatusCode.OK, status);
         Assert.Equal(userId, new JsonWebToken(body.GetProperty("access_token").GetString()).Subject);
+    }
+}
+
+/// <summary>With SQLite (the embedded default).</summary>
+[Collection(IdentityCollection.Name)]
+public sealed class SqliteOAuthFlowTests(IdentityServer server) : OAuthFlowTests(server);
+
+/// <summary>With a real PostgreSQL server.</summary>
+[Collection(PostgresIdentityCollection.Name)]
+public sealed class PostgresOAuthFlowTests(PostgresIdentityServer server) : OAuthFlowTests(server)
+{
+    [Fact]
+    public async Task The_users_and_clients_are_stored_in_PostgreSQL()
+    {
+        await server.CreateUserAsync("pg-" + Guid.NewGuid().ToString("N")[..8], "correct horse battery");
+        await using var scope = server.Server.App.Services.CreateAsyncScope();
+        var db = scope.ServiceProvider.GetRequiredService<Switchboard.Identity.Data.IdentityDb>();
+
+        Assert.True(Microsoft.EntityFrameworkCore.NpgsqlDatabaseFacadeExtensions.IsNpgsql(db.Database));
+        Assert.True(await Microsoft.EntityFrameworkCore.EntityFrameworkQueryableExtensions.AnyAsync(db.Users));
+        Assert.True(await Microsoft.EntityFrameworkCore.EntityFrameworkQueryableExtensions.AnyAsync(db.Set<OpenIddict.EntityFrameworkCore.Models.OpenIddictEntityFrameworkCoreApplication>()));
     }
 }

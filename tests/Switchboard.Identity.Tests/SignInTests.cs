@@ -3,8 +3,7 @@ using System.Net;
 namespace Switchboard.Identity.Tests;
 
 /// <summary>The sign-in and sign-up pages and the operator API's guard.</summary>
-[Collection(IdentityCollection.Name)]
-public sealed class SignInTests(IdentityServer server)
+public abstract class SignInTests(IdentityServer server)
 {
     private const string Password = "correct horse battery";
 
@@ -80,3 +79,11 @@ public sealed class SignInTests(IdentityServer server)
         Assert.Equal(HttpStatusCode.Unauthorized, clients.StatusCode);
     }
 }
+
+/// <summary>With SQLite (the embedded default).</summary>
+[Collection(IdentityCollection.Name)]
+public sealed class SqliteSignInTests(IdentityServer server) : SignInTests(server);
+
+/// <summary>With a real PostgreSQL server.</summary>
+[Collection(PostgresIdentityCollection.Name)]
+public sealed class PostgresSignInTests(PostgresIdentityServer server) : SignInTests(server);
