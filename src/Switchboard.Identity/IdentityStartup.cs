@@ -1,4 +1,4 @@
-using Microsoft.AspNetCore.Hosting.Server;
+using Microsoft.Extensions.Configuration;
 using Microsoft.Extensions.Hosting;
 using Microsoft.Extensions.Options;
 using OpenIddict.Abstractions;
@@ -13,7 +13,7 @@ namespace Switchboard.Identity;
 /// seeds the demo page's public client <c>switchboard-demo</c> once.
 /// </summary>
 internal sealed partial class IdentityStartup(IServiceScopeFactory scopes, IOptionsMonitor<OpenIddictServerOptions> server,
-    IOptions<SwitchboardOptions> options, ILogger<IdentityStartup> logger) : IHostedService
+    IOptions<SwitchboardOptions> options, IConfiguration configuration, ILogger<IdentityStartup> logger) : IHostedService
 {
     public const string DemoClientId = "switchboard-demo";
 
@@ -29,7 +29,7 @@ internal sealed partial class IdentityStartup(IServiceScopeFactory scopes, IOpti
             {
                 return;
             }
-            var redirectUris = DemoRedirectUris(options.Value.Identity);
+            var redirectUris = DemoRedirectUris(options.Value.Identity, configuration["urls"]);
             var descriptor = PublicClient(DemoClientId, "Switchboard demo page", redirectUris);
             try
             {
@@ -45,13 +45,30 @@ internal sealed partial class IdentityStartup(IServiceScopeFactory scopes, IOpti
 
     public Task StopAsync(CancellationToken cancellationToken) => Task.CompletedTask;
 
-    internal static List<string> DemoRedirectUris(IdentityServerOptions identity)
+    // The demo page is served at the root of the server: its URL on the issuer, else on each listening address.
+    internal static List<string> DemoRedirectUris(IdentityServerOptions identity, string? urls)
     {
         if (identity.DemoRedirectUris.Count > 0)
         {
             return identity.DemoRedirectUris;
         }
-        return [string.IsNullOrEmpty(identity.Issuer) ? "http://localhost:8000/" : new Uri(identity.Issuer, UriKind.Absolute).AbsoluteUri];
+        if (!string.IsNullOrEmpty(identity.Issuer))
+        {
+            return [new Uri(identity.Issuer, UriKind.Absolute).AbsoluteUri];
+        }
+        var uris = new List<string>();
+        foreach (var url in (urls ?? "").Split(';', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries))
+        {
+            var local = url.Replace("://+", "://localhost", StringComparison.Ordinal)
+                .Replace("://*", "://localhost", StringComparison.Ordinal)
+                .Replace("://0.0.0.0", "://localhost", StringComparison.Ordinal)
+                .Replace("://[::]", "://localhost", StringComparison.Ordinal);
+            if (Uri.TryCreate(local, UriKind.Absolute, out var uri) && uri.Port != 0)
+            {
+                uris.Add(new Uri(uri, "/").AbsoluteUri);
+            }
+        }
+        return uris.Count > 0 ? uris : ["http://localhost:8000/"];
     }
 
     /// <summary>A browser app: no secret, authorization code with PKCE and refresh tokens, exact redirect URIs.</summary>

@@ -93,7 +93,7 @@ internal static class IdentityPages
         var tokens = antiforgery.GetAndStoreTokens(http);
         var html = new StringBuilder()
             .Append("<!doctype html><html lang=\"en\"><head><meta charset=\"utf-8\"><meta name=\"viewport\" content=\"width=device-width, initial-scale=1\">")
-            .Append("<title>Switchboard</title><style>body{font-family:system-ui,sans-serif;max-width:22rem;margin:4rem auto;padding:0 1rem}")
+            .Append("<title>Switchboard</title><link rel=\"icon\" href=\"data:,\"><style>body{font-family:system-ui,sans-serif;max-width:22rem;margin:4rem auto;padding:0 1rem}")
             .Append("label{display:block;margin:.8rem 0 .2rem}input{width:100%;padding:.4rem;box-sizing:border-box}button{margin-top:1rem;padding:.5rem 1rem}")
             .Append(".error{color:#b00020}</style></head><body>")
             .Append(body(tokens.FormFieldName, tokens.RequestToken ?? ""))
