@@ -46,11 +46,15 @@ public static class SwitchboardIdentity
         {
             IdentitySchema.CreateFolder(SqliteConnectionString(database));
         }
-        services.AddDbContext<IdentityDb>(db =>
+        // One context type per provider, each with its own migrations; everything else asks for IdentityDb.
+        if (IsPostgres(database))
         {
-            UseDatabase(db, database);
-            db.UseOpenIddict();
-        });
+            services.AddDbContext<IdentityDb, PostgresIdentityDb>(db => UseDatabase(db, database).UseOpenIddict());
+        }
+        else
+        {
+            services.AddDbContext<IdentityDb, SqliteIdentityDb>(db => UseDatabase(db, database).UseOpenIddict());
+        }
         services.AddDataProtection()
             .SetApplicationName("Switchboard")
             .PersistKeysToDbContext<IdentityDb>();
@@ -134,25 +138,25 @@ public static class SwitchboardIdentity
         return app;
     }
 
-    private static void UseDatabase(DbContextOptionsBuilder db, DatabaseOptions database)
+    private static bool IsPostgres(DatabaseOptions database)
+        => string.Equals(database.Provider, "postgres", StringComparison.OrdinalIgnoreCase)
+            || string.Equals(database.Provider, "postgresql", StringComparison.OrdinalIgnoreCase);
+
+    private static DbContextOptionsBuilder UseDatabase(DbContextOptionsBuilder db, DatabaseOptions database)
     {
-        if (string.Equals(database.Provider, "postgres", StringComparison.OrdinalIgnoreCase)
-            || string.Equals(database.Provider, "postgresql", StringComparison.OrdinalIgnoreCase))
+        if (IsPostgres(database))
         {
             if (string.IsNullOrEmpty(database.ConnectionString))
             {
                 throw new InvalidOperationException("Switchboard:Database:ConnectionString is required with Provider=postgres.");
             }
-            db.UseNpgsql(database.ConnectionString);
+            return db.UseNpgsql(database.ConnectionString);
         }
-        else if (string.Equals(database.Provider, "sqlite", StringComparison.OrdinalIgnoreCase))
+        if (string.Equals(database.Provider, "sqlite", StringComparison.OrdinalIgnoreCase))
         {
-            db.UseSqlite(SqliteConnectionString(database));
+            return db.UseSqlite(SqliteConnectionString(database));
         }
-        else
-        {
-            throw new InvalidOperationException($"Switchboard:Database:Provider: unknown provider '{database.Provider}' (known: sqlite, postgres).");
-        }
+        throw new InvalidOperationException($"Switchboard:Database:Provider: unknown provider '{database.Provider}' (known: sqlite, postgres).");
     }
 
     private static string SqliteConnectionString(DatabaseOptions database)

@@ -10,7 +10,7 @@ namespace Switchboard.Identity.Data;
 /// applications, authorizations, scopes and tokens, the token keys, and the Data Protection keys
 /// that protect sign-in cookies and antiforgery tokens (shared by every node).
 /// </summary>
-internal sealed class IdentityDb(DbContextOptions<IdentityDb> options)
+internal abstract class IdentityDb(DbContextOptions options)
     : IdentityDbContext<IdentityUser>(options), IDataProtectionKeyContext
 {
     public DbSet<DataProtectionKey> DataProtectionKeys => Set<DataProtectionKey>();
@@ -29,3 +29,9 @@ internal sealed class IdentityDb(DbContextOptions<IdentityDb> options)
         });
     }
 }
+
+/// <summary>The identity tables in SQLite; its migrations are in <c>Data/Migrations/Sqlite</c>.</summary>
+internal sealed class SqliteIdentityDb(DbContextOptions<SqliteIdentityDb> options) : IdentityDb(options);
+
+/// <summary>The identity tables in PostgreSQL; its migrations are in <c>Data/Migrations/Postgres</c>.</summary>
+internal sealed class PostgresIdentityDb(DbContextOptions<PostgresIdentityDb> options) : IdentityDb(options);

@@ -1,15 +1,11 @@
-using System.Data.Common;
 using Microsoft.Data.Sqlite;
 using Microsoft.EntityFrameworkCore;
-using Microsoft.EntityFrameworkCore.Infrastructure;
-using Microsoft.EntityFrameworkCore.Storage;
 
 namespace Switchboard.Identity.Data;
 
 /// <summary>
-/// Creates the identity tables on first start. There are no migrations yet: the tables are created
-/// from the model when they are missing (a later schema change will need the first migration).
-/// Nodes starting together may race; the loser finds the tables made and carries on.
+/// Brings the identity tables up to date on start with the provider's EF Core migrations
+/// (<c>Data/Migrations/Sqlite</c>, <c>Data/Migrations/Postgres</c>).
 /// </summary>
 internal static class IdentitySchema
 {
@@ -44,59 +40,8 @@ internal static class IdentitySchema
         }
     }
 
-    private static async Task EnsureCoreAsync(IdentityDb db, CancellationToken cancellationToken)
-    {
-        var creator = db.GetService<IRelationalDatabaseCreator>();
-        for (var attempt = 0; ; attempt++)
-        {
-            try
-            {
-                if (!await creator.ExistsAsync(cancellationToken).ConfigureAwait(false))
-                {
-                    await creator.CreateAsync(cancellationToken).ConfigureAwait(false);
-                }
-                if (await TablesExistAsync(db, cancellationToken).ConfigureAwait(false))
-                {
-                    return;
-                }
-                await creator.CreateTablesAsync(cancellationToken).ConfigureAwait(false);
-                return;
-            }
-            catch (DbException) when (attempt < 3)
-            {
-                // Another node created them meanwhile: look again.
-                await Task.Delay(TimeSpan.FromMilliseconds(200 * (attempt + 1)), cancellationToken).ConfigureAwait(false);
-            }
-        }
-    }
-
-    // Asks the catalog rather than querying the table, so a first start logs no failed command.
-    private static async Task<bool> TablesExistAsync(IdentityDb db, CancellationToken cancellationToken)
-    {
-        var sql = db.Database.IsSqlite()
-            ? "SELECT count(*) FROM sqlite_master WHERE type = 'table' AND name = 'SwitchboardTokenKeys'"
-            : "SELECT count(*) FROM information_schema.tables WHERE table_schema = current_schema() AND table_name = 'SwitchboardTokenKeys'";
-        var connection = db.Database.GetDbConnection();
-        var opened = connection.State != System.Data.ConnectionState.Open;
-        if (opened)
-        {
-            await connection.OpenAsync(cancellationToken).ConfigureAwait(false);
-        }
-        try
-        {
-            var command = connection.CreateCommand();
-            await using (command.ConfigureAwait(false))
-            {
-                command.CommandText = sql;
-                return Convert.ToInt64(await command.ExecuteScalarAsync(cancellationToken).ConfigureAwait(false), System.Globalization.CultureInfo.InvariantCulture) > 0;
-            }
-        }
-        finally
-        {
-            if (opened)
-            {
-                await connection.CloseAsync().ConfigureAwait(false);
-            }
-        }
-    }
+    // EF Core takes a migration lock in the database (a lock table in SQLite, a table lock in
+    // PostgreSQL), so nodes starting together apply each migration once.
+    private static Task EnsureCoreAsync(IdentityDb db, CancellationToken cancellationToken)
+        => db.Database.MigrateAsync(cancellationToken);
 }
