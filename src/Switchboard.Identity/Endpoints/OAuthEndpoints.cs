@@ -89,7 +89,12 @@ internal static class OAuthEndpoints
             {
                 return Refuse(Errors.InvalidGrant, "The user is no longer allowed to sign in.");
             }
-            var identity = await UserIdentityAsync(users, user, result.Principal!.GetScopes(), audience).ConfigureAwait(false);
+            // Keep OpenIddict's own claims (authorization id, scopes, token chain); refresh the user's.
+            var identity = new ClaimsIdentity(result.Principal!.Claims, TokenValidationParameters.DefaultAuthenticationType, Claims.Name, Claims.Role);
+            await SetUserClaimsAsync(identity, users, user).ConfigureAwait(false);
+            identity.SetAudiences(audience);
+            identity.SetResources(audience);
+            identity.SetDestinations(Destinations);
             return Results.SignIn(new ClaimsPrincipal(identity), null, Scheme);
         }
         return Refuse(Errors.UnsupportedGrantType, "The grant type is not supported.");
@@ -125,16 +130,22 @@ internal static class OAuthEndpoints
     private static async Task<ClaimsIdentity> UserIdentityAsync(UserManager<IdentityUser> users, IdentityUser user, IEnumerable<string> scopes, string audience)
     {
         var identity = new ClaimsIdentity(TokenValidationParameters.DefaultAuthenticationType, Claims.Name, Claims.Role);
-        // sub = the user id: Switchboard's connection user.
-        identity.SetClaim(Claims.Subject, await users.GetUserIdAsync(user).ConfigureAwait(false));
-        identity.SetClaim(Claims.Name, await users.GetUserNameAsync(user).ConfigureAwait(false));
-        identity.SetClaim(Claims.PreferredUsername, await users.GetUserNameAsync(user).ConfigureAwait(false));
-        identity.SetClaim(Claims.Email, await users.GetEmailAsync(user).ConfigureAwait(false));
+        await SetUserClaimsAsync(identity, users, user).ConfigureAwait(false);
         identity.SetScopes(scopes);
         identity.SetAudiences(audience);
         identity.SetResources(audience);
         identity.SetDestinations(Destinations);
         return identity;
+    }
+
+    private static async Task SetUserClaimsAsync(ClaimsIdentity identity, UserManager<IdentityUser> users, IdentityUser user)
+    {
+        // sub = the user id: Switchboard's connection user.
+        identity.SetClaim(Claims.Subject, await users.GetUserIdAsync(user).ConfigureAwait(false));
+        var name = await users.GetUserNameAsync(user).ConfigureAwait(false);
+        identity.SetClaim(Claims.Name, name);
+        identity.SetClaim(Claims.PreferredUsername, name);
+        identity.SetClaim(Claims.Email, await users.GetEmailAsync(user).ConfigureAwait(false));
     }
 
     private static IEnumerable<string> Destinations(Claim claim) => claim.Type switch
