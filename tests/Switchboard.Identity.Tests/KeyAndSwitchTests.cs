@@ -57,6 +57,52 @@ public sealed class KeyAndSwitchTests
         Assert.Empty(server.App.Services.GetServices<ITokenKeySource>());
     }
 
+    [Fact]
+    public async Task A_configured_pem_key_and_issuer_sign_and_name_the_tokens()
+    {
+        using var rsa = System.Security.Cryptography.RSA.Create(2048);
+        var fixture = new IdentityServer();
+        var pem = Path.Combine(Path.GetDirectoryName(fixture.DatabaseFile)!, "signing.pem");
+        Directory.CreateDirectory(Path.GetDirectoryName(pem)!);
+        await File.WriteAllTextAsync(pem, rsa.ExportPkcs8PrivateKeyPem());
+        const string issuer = "https://rt.example.com/";
+        var server = await InProcessServer.StartAsync([.. fixture.Arguments,
+            "--Switchboard:Identity:SigningKeyPath=" + pem, "--Switchboard:Identity:Issuer=" + issuer]);
+        try
+        {
+            using var http = server.Api();
+            var jwks = new JsonWebKeySet(await http.GetStringAsync(new Uri("/.well-known/jwks", UriKind.Relative)));
+            Assert.Equal(Base64UrlEncoder.Encode(rsa.ExportParameters(false).Modulus), Assert.Single(jwks.Keys).N);
+            using var discovery = System.Text.Json.JsonDocument.Parse(await http.GetStringAsync(new Uri("/.well-known/openid-configuration", UriKind.Relative)));
+            Assert.Equal(issuer, discovery.RootElement.GetProperty("issuer").GetString());
+            Assert.Equal(issuer, server.App.Services.GetRequiredService<ITokenKeySource>().Issuer);
+
+            using var created = await http.PostAsync("/api/identity/clients", IdentityServer.Json(new { client_id = "pem-bot" }));
+            using var body = System.Text.Json.JsonDocument.Parse(await created.Content.ReadAsStringAsync());
+            using var token = await http.PostAsync(new Uri("/connect/token", UriKind.Relative), new FormUrlEncodedContent(new Dictionary<string, string>
+            {
+                ["grant_type"] = "client_credentials",
+                ["client_id"] = "pem-bot",
+                ["client_secret"] = body.RootElement.GetProperty("client_secret").GetString()!,
+            }));
+            using var tokenBody = System.Text.Json.JsonDocument.Parse(await token.Content.ReadAsStringAsync());
+            var validation = await new Microsoft.IdentityModel.JsonWebTokens.JsonWebTokenHandler().ValidateTokenAsync(
+                tokenBody.RootElement.GetProperty("access_token").GetString(), new TokenValidationParameters
+                {
+                    ValidIssuer = issuer,
+                    ValidAudience = "switchboard",
+                    IssuerSigningKey = new RsaSecurityKey(rsa.ExportParameters(false)),
+                    ValidateLifetime = false,
+                });
+            Assert.True(validation.IsValid, validation.Exception?.Message);
+        }
+        finally
+        {
+            await server.DisposeAsync();
+            await fixture.DisposeAsync();
+        }
+    }
+
     private static async Task<string> KidAsync(Uri baseAddress)
     {
         using var http = new HttpClient { BaseAddress = baseAddress };
