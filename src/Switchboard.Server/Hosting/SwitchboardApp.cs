@@ -7,7 +7,6 @@ using Switchboard.Auth;
 using Switchboard.Channels;
 using Switchboard.Engine;
 using Switchboard.Engine.Redis;
-using Switchboard.Identity;
 using Switchboard.Server.Api;
 using Switchboard.Server.Transports;
 using Switchboard.Sessions;
@@ -89,7 +88,7 @@ public static class SwitchboardApp
         services.AddSingleton(TimeProvider.System);
         services.AddSingleton<ChannelPolicy>();
         services.AddSingleton<TokenValidator>();
-        services.AddSwitchboardIdentity(configuration);
+        Identity.SwitchboardIdentity.AddSwitchboardIdentity(services, configuration);
         AddEngine(services, configuration);
         services.AddSingleton<NodeMetrics>();
         services.AddSingleton(sp => new Handlers(sp));
@@ -147,7 +146,7 @@ public static class SwitchboardApp
         app.UseWebSockets();
         app.UseDefaultFiles();
         app.UseStaticFiles();
-        app.MapSwitchboardIdentity();
+        Identity.SwitchboardIdentity.MapSwitchboardIdentity(app);
         app.MapWebSocketTransport();
         app.MapServerApi();
         app.MapOpenApi();
