@@ -39,6 +39,11 @@ public static class SwitchboardIdentity
             return services;
         }
         var database = configuration.GetSection($"{SwitchboardOptions.Section}:{nameof(SwitchboardOptions.Database)}").Get<DatabaseOptions>() ?? new();
+        // EF Core logs every command and OpenIddict every request at Information: too loud for a server's log.
+        // A more specific Logging:LogLevel key (e.g. OpenIddict.Server) still turns them back on.
+        services.AddLogging(logging => logging
+            .AddFilter("Microsoft.EntityFrameworkCore", LogLevel.Warning)
+            .AddFilter("OpenIddict", LogLevel.Warning));
         // First of the hosted services: the tables and keys exist before anything (Data Protection's key ring) reads them.
         services.AddHostedService<IdentityStartup>();
 
