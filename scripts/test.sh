@@ -16,7 +16,8 @@ log() { printf '\n=== %s\n' "$*"; }
 
 # Debian packages the tests need; later features (Redis, PostgreSQL, HAProxy, Chromium) add theirs here.
 # The cluster suite (tests/cluster, via scripts/cluster.sh) needs Redis, HAProxy, curl and ss.
-APT_PACKAGES=(chromium redis-server haproxy curl iproute2)
+# The identity tests (tests/Switchboard.Identity.Tests) start their own PostgreSQL server (initdb, pg_ctl).
+APT_PACKAGES=(chromium redis-server haproxy curl iproute2 postgresql)
 ensure_apt_packages() {
   local missing=()
   for pkg in "${APT_PACKAGES[@]}"; do
@@ -59,7 +60,7 @@ count_trx() { # adds a trx file's counters to the totals
   passed=$((passed + p)); failed=$((failed + f + e))
 }
 
-for project in tests/Switchboard.Core.Tests tests/Switchboard.FunctionalTests tests/Switchboard.Client.Tests; do
+for project in tests/Switchboard.Core.Tests tests/Switchboard.FunctionalTests tests/Switchboard.Client.Tests tests/Switchboard.Identity.Tests; do
   name=$(basename "$project")
   log "$name"
   # A hung test fails the run (and is named) instead of hanging it.

@@ -1,4 +1,5 @@
 import { Centrifuge } from 'centrifuge';
+import * as oauth from './oauth.js';
 
 // The page is served by Switchboard itself, so the WebSocket endpoint is on the same host.
 const endpoint = `${location.protocol === 'https:' ? 'wss' : 'ws'}://${location.host}/connection/websocket`;
@@ -55,7 +56,16 @@ function showState(state) {
 
 function createClient(token) {
   // Only pass a token when one was pasted: no token means an anonymous connection.
-  const c = new Centrifuge(endpoint, token ? { token } : {});
+  const options = token ? { token } : {};
+  // Signed in and connecting with that access token: the client asks for a fresh one before it expires.
+  if (token && token === oauth.current()?.accessToken) {
+    options.getToken = async () => {
+      const fresh = await oauth.refresh();
+      $('token').value = fresh;
+      return fresh;
+    };
+  }
+  const c = new Centrifuge(endpoint, options);
 
   c.on('state', ({ newState, oldState }) => {
     showState(newState);
@@ -249,6 +259,36 @@ $('history').addEventListener('click', query('History', async (channel, sub) => 
 }));
 
 $('clear-log').addEventListener('click', () => $('log').replaceChildren());
+
+// ---- sign-in (the built-in OAuth server, when it runs) ----
+
+function showAccount(tokens) {
+  const name = tokens ? oauth.userName(tokens.accessToken) : '';
+  $('user').textContent = tokens ? `signed in as ${name}` : '';
+  $('sign-in').hidden = Boolean(tokens);
+  $('sign-out').hidden = !tokens;
+  if (tokens) $('token').value = tokens.accessToken;
+}
+
+$('sign-in').addEventListener('click', () => oauth.signIn().catch((err) => { $('account-error').textContent = describeError(err); }));
+$('sign-out').addEventListener('click', async () => {
+  await oauth.signOut();
+  // A fresh page: the client made for the signed-in user would keep asking for its tokens.
+  location.assign(location.pathname);
+});
+
+(async () => {
+  if (!(await oauth.available())) return;
+  $('account').hidden = false;
+  try {
+    const tokens = await oauth.completeSignIn();
+    showAccount(tokens);
+    if (tokens) log('state', null, `signed in as ${oauth.userName(tokens.accessToken)}: Connect uses the access token`);
+  } catch (err) {
+    $('account-error').textContent = `Sign-in failed: ${describeError(err)}`;
+    showAccount(null);
+  }
+})();
 
 $('endpoint').textContent = endpoint;
 showState('disconnected');

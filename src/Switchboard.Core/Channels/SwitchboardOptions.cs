@@ -41,6 +41,12 @@ public sealed class SwitchboardOptions
 
     /// <summary>Namespaces by name: a channel <c>name:rest</c> takes the options of namespace <c>name</c>.</summary>
     public Dictionary<string, ChannelOptions> Namespaces { get; set; } = new(StringComparer.Ordinal);
+
+    /// <summary>The built-in OAuth 2.0 / OpenID Connect server (see docs/identity.md).</summary>
+    public IdentityServerOptions Identity { get; set; } = new();
+
+    /// <summary>The app database (users, OAuth clients and tokens, signing keys).</summary>
+    public DatabaseOptions Database { get; set; } = new();
 }
 
 /// <summary>Client connection settings.</summary>

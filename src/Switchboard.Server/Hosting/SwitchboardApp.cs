@@ -90,6 +90,7 @@ public static class SwitchboardApp
         services.AddSingleton<TokenValidator>();
         services.AddSingleton(sp => new OriginList(sp.GetRequiredService<IOptions<SwitchboardOptions>>().Value.Client.AllowedOrigins));
         services.AddSwitchboardRateLimits();
+        Identity.SwitchboardIdentity.AddSwitchboardIdentity(services, configuration);
         AddEngine(services, configuration);
         services.AddSingleton<NodeMetrics>();
         services.AddSingleton(sp => new Handlers(sp));
@@ -149,7 +150,10 @@ public static class SwitchboardApp
         app.UseWebSockets();
         app.UseDefaultFiles();
         app.UseStaticFiles();
-        app.UseRateLimiter(); // the policies endpoints name (RateLimitPolicies); after anything that reads an OAuth form
+        // Before the OAuth server, which answers refused token requests (a wrong client secret)
+        // from the authentication middleware: every attempt counts against the endpoint's policy.
+        app.UseRateLimiter();
+        Identity.SwitchboardIdentity.MapSwitchboardIdentity(app);
         app.MapWebSocketTransport();
         app.MapServerApi();
         app.MapOpenApi();
