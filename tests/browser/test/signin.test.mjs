@@ -6,7 +6,7 @@ import assert from 'node:assert/strict';
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
-import { startServer, launchBrowser, shutdown, openDemo, waitForLog, unexpectedProblems } from '../lib/harness.mjs';
+import { startServer, launchBrowser, shutdown, openDemo, waitForLog, unexpectedProblems, connect, subscribe, uniqueChannel, parsePublication, publishFromPage } from '../lib/harness.mjs';
 
 let server;
 let browser;
@@ -34,7 +34,7 @@ async function signUpFromDemo(page, userName, password) {
   await page.getByRole('button', { name: 'Sign up' }).click();
 }
 
-test('a user signs up from the demo page and comes back signed in with an access token', async () => {
+test('a user signs up from the demo page, connects with the access token and receives publications as that user', async () => {
   const { page, problems } = await openDemo(browser, server);
   await page.locator('#sign-in').waitFor({ state: 'visible' });
   const userName = `alice-${Date.now()}`;
@@ -52,8 +52,18 @@ test('a user signs up from the demo page and comes back signed in with an access
   assert.equal(claims.iss, `${server.url}/`);
   // The code and state are gone from the address bar.
   assert.equal(new URL(page.url()).search, '');
-  // Connecting with this token needs token validation to trust the built-in server's key
-  // (ITokenKeySource), which lands separately; that test is added with it.
+
+  // Connect uses the access token: the connection is the user's, and publications arrive.
+  await connect(page);
+  const channel = uniqueChannel('signed-in');
+  await subscribe(page, channel);
+  const text = `hello ${userName}`;
+  await server.publish(channel, { text });
+  assert.deepEqual(parsePublication(await waitForLog(page, 'publication', { channel, text })).data, { text });
+  const own = `from the page ${Math.random().toString(36).slice(2)}`;
+  await publishFromPage(page, own);
+  const entry = parsePublication(await waitForLog(page, 'publication', { channel, text: own }));
+  assert.match(entry.from, new RegExp(`^user "${claims.sub}" \\(client `), 'the page publishes as the signed-in user');
   assert.deepEqual(unexpectedProblems(problems), []);
 });
 
