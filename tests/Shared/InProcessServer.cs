@@ -44,6 +44,10 @@ internal sealed class InProcessServer : IAsyncDisposable
         "--Logging:LogLevel:Default=Warning",
         // The clock is fake: a drain window would only end by the host's timeout. Drain tests set their own.
         "--Switchboard:Drain:Window=00:00:00",
+        // Many servers start at once in one test process; the built-in OAuth server (on by
+        // default, with its SQLite file under ./data) is off here, and on in its own tests,
+        // each with a database of its own.
+        "--Switchboard:Identity:Enabled=false",
     ];
 
     private InProcessServer(WebApplication app, FakeTimeProvider time, Uri baseAddress)

@@ -26,6 +26,7 @@ public class IdentityServer : IAsyncLifetime
     public string[] Arguments =>
     [
         .. DatabaseArguments,
+        "--Switchboard:Identity:Enabled=true",
         $"--Switchboard:Identity:DemoRedirectUris:0={RedirectUri}",
         "--Switchboard:RateLimits:SignIn:PermitLimit=0",
         "--Switchboard:RateLimits:Token:PermitLimit=0",
