@@ -88,6 +88,32 @@ public sealed class AccessTokenConnectionTests : IAsyncLifetime
         Assert.Equal(WebSocketState.Open, ws.State);
     }
 
+    [Fact]
+    public async Task A_bot_connects_with_a_client_credentials_token_as_its_client_id()
+    {
+        var clientId = "bot-" + Guid.NewGuid().ToString("N")[..8];
+        using var api = Server.Api();
+        using var created = await api.PostAsync("/api/identity/clients", IdentityServer.Json(new { client_id = clientId, display_name = "Trading bot" }));
+        Assert.Equal(HttpStatusCode.Created, created.StatusCode);
+        using var createdBody = JsonDocument.Parse(await created.Content.ReadAsStringAsync());
+        using var browser = new Browser(Server.BaseAddress);
+        var (status, tokens) = await browser.TokenAsync(new()
+        {
+            ["grant_type"] = "client_credentials",
+            ["client_id"] = clientId,
+            ["client_secret"] = createdBody.RootElement.GetProperty("client_secret").GetString()!,
+        });
+        Assert.Equal(HttpStatusCode.OK, status);
+
+        using var ws = new ClientWebSocket();
+        await ws.ConnectAsync(Server.WebSocketUri, CancellationToken.None);
+        await CommandAsync(ws, 1, $"\"connect\":{{\"token\":\"{tokens.GetProperty("access_token").GetString()}\"}}");
+        await CommandAsync(ws, 2, "\"subscribe\":{\"channel\":\"chat:bots\",\"join_leave\":true}");
+        var presence = (await CommandAsync(ws, 3, "\"presence\":{\"channel\":\"chat:bots\"}")).GetProperty("presence").GetProperty("presence");
+        var me = Assert.Single(presence.EnumerateObject()).Value;
+        Assert.Equal(clientId, me.GetProperty("user").GetString());
+    }
+
     private async Task<JsonElement> CommandAsync(ClientWebSocket ws, int id, string body)
     {
         await ws.SendAsync(Encoding.UTF8.GetBytes($"{{\"id\":{id},{body}}}"), WebSocketMessageType.Text, true, CancellationToken.None);
