@@ -14,9 +14,26 @@ namespace Switchboard.Identity;
 internal sealed class IdentityTokenKeySource(TokenKeys keys, IOptions<SwitchboardOptions> options, IServer server) : ITokenKeySource
 {
     private IReadOnlyCollection<SecurityKey>? _keys;
+    private string? _issuer;
 
     /// <inheritdoc/>
-    public string Issuer => IssuerOf(options.Value.Identity.Issuer, server);
+    public string Issuer
+    {
+        get
+        {
+            // Asked on every token validation: kept once it is final (configured, or the server listens).
+            if (_issuer is { } known)
+            {
+                return known;
+            }
+            var issuer = IssuerOf(options.Value.Identity.Issuer, server);
+            if (!string.IsNullOrEmpty(options.Value.Identity.Issuer) || server.Features.Get<IServerAddressesFeature>()?.Addresses.Count > 0)
+            {
+                _issuer = issuer;
+            }
+            return issuer;
+        }
+    }
 
     /// <inheritdoc/>
     public ValueTask<IReadOnlyCollection<SecurityKey>> GetKeysAsync(CancellationToken cancellationToken)

@@ -9,35 +9,16 @@ namespace Switchboard.Identity.Tests;
 /// The point of the built-in server: a user who signed in connects to Switchboard with the access
 /// token it got, and stays connected by refreshing it over the live connection.
 /// </summary>
-public sealed class AccessTokenConnectionTests : IAsyncLifetime
+public sealed class AccessTokenConnectionTests : OwnIdentityServer
 {
     private const string Password = "correct horse battery";
-    private readonly IdentityServer _database = new();
-    private InProcessServer? _server;
 
-    private InProcessServer Server => _server ?? throw new InvalidOperationException("not started");
-
-    public async Task InitializeAsync()
-    {
-        // The fixture creates the database; this test's own server runs on it with 5-minute access
-        // tokens and pings rare enough not to need answering while the clock jumps.
-        await _database.InitializeAsync();
-        await _database.StopServerAsync();
-        _server = await InProcessServer.StartAsync([
-            .. _database.Arguments,
-            "--Switchboard:Identity:AccessTokenLifetime=00:05:00",
-            "--Switchboard:Client:PingInterval=00:30:00",
-        ]);
-    }
-
-    public async Task DisposeAsync()
-    {
-        if (_server is not null)
-        {
-            await _server.DisposeAsync();
-        }
-        await _database.DisposeAsync();
-    }
+    // 5-minute access tokens, and pings rare enough not to need answering while the clock jumps.
+    protected override string[] ExtraArguments =>
+    [
+        "--Switchboard:Identity:AccessTokenLifetime=00:05:00",
+        "--Switchboard:Client:PingInterval=00:30:00",
+    ];
 
     [Fact]
     public async Task A_signed_in_user_connects_with_the_access_token_receives_publications_and_refreshes_past_its_expiry()

@@ -3,35 +3,16 @@ using System.Net;
 namespace Switchboard.Identity.Tests;
 
 /// <summary>The sign-in and token endpoints are rate limited by address (issue 6, item 7).</summary>
-public sealed class RateLimitTests : IAsyncLifetime
+public sealed class RateLimitTests : OwnIdentityServer
 {
-    private readonly IdentityServer _database = new();
-    private InProcessServer? _server;
-
-    private InProcessServer Server => _server ?? throw new InvalidOperationException("not started");
-
-    public async Task InitializeAsync()
-    {
-        await _database.InitializeAsync();
-        await _database.StopServerAsync();
-        // Windows far longer than the test: only the permit counts matter, no clock does.
-        _server = await InProcessServer.StartAsync([
-            .. _database.Arguments,
-            "--Switchboard:RateLimits:SignIn:PermitLimit=3",
-            "--Switchboard:RateLimits:SignIn:Window=01:00:00",
-            "--Switchboard:RateLimits:Token:PermitLimit=2",
-            "--Switchboard:RateLimits:Token:Window=01:00:00",
-        ]);
-    }
-
-    public async Task DisposeAsync()
-    {
-        if (_server is not null)
-        {
-            await _server.DisposeAsync();
-        }
-        await _database.DisposeAsync();
-    }
+    // Windows far longer than the test: only the permit counts matter, no clock does.
+    protected override string[] ExtraArguments =>
+    [
+        "--Switchboard:RateLimits:SignIn:PermitLimit=3",
+        "--Switchboard:RateLimits:SignIn:Window=01:00:00",
+        "--Switchboard:RateLimits:Token:PermitLimit=2",
+        "--Switchboard:RateLimits:Token:Window=01:00:00",
+    ];
 
     [Fact]
     public async Task Password_guessing_on_the_sign_in_page_is_cut_off_with_429()

@@ -21,7 +21,7 @@ internal static class IdentityAdminApi
         var api = app.MapGroup("/api/identity").AddEndpointFilter(async (context, next) =>
         {
             var key = context.HttpContext.RequestServices.GetRequiredService<IOptions<SwitchboardOptions>>().Value.Api.Key;
-            return Authorized(context.HttpContext.Request, key) ? await next(context).ConfigureAwait(false) : Results.Unauthorized();
+            return Switchboard.Auth.ApiKey.Matches(context.HttpContext.Request, key) ? await next(context).ConfigureAwait(false) : Results.Unauthorized();
         });
         api.RequireRateLimiting(Switchboard.Auth.RateLimitPolicies.Api);
         api.MapPost("/users", CreateUserAsync).ExcludeFromDescription();
@@ -95,23 +95,4 @@ internal static class IdentityAdminApi
 
     private static IResult Problem(string detail) => Results.Json(new ApiError(detail), IdentityJsonContext.Default.ApiError, statusCode: StatusCodes.Status400BadRequest);
 
-    private static bool Authorized(HttpRequest request, string? key)
-    {
-        if (string.IsNullOrEmpty(key))
-        {
-            return false;
-        }
-        string? given = request.Headers["X-API-Key"];
-        if (string.IsNullOrEmpty(given))
-        {
-            var authorization = request.Headers.Authorization.ToString();
-            const string scheme = "apikey ";
-            if (authorization.StartsWith(scheme, StringComparison.OrdinalIgnoreCase))
-            {
-                given = authorization[scheme.Length..].Trim();
-            }
-        }
-        return given is not null
-            && CryptographicOperations.FixedTimeEquals(Encoding.UTF8.GetBytes(given), Encoding.UTF8.GetBytes(key));
-    }
 }

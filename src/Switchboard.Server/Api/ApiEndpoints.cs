@@ -53,7 +53,7 @@ internal static class ApiEndpoints
         group.MapPost("/" + method, async (HttpContext http, ServerApi api, IOptions<SwitchboardOptions> options) =>
             {
                 var settings = options.Value.Api;
-                if (!Authorized(http.Request, settings.Key))
+                if (!ApiKey.Matches(http.Request, settings.Key))
                 {
                     http.Response.StatusCode = StatusCodes.Status401Unauthorized;
                     return;
@@ -119,27 +119,6 @@ internal static class ApiEndpoints
         {
             throw ProtocolException.BadRequest($"invalid JSON{(e.Path is null ? "" : " at " + e.Path)}");
         }
-    }
-
-    /// <summary>Does the request carry the API key? (Also what the API's rate limit partitions by.)</summary>
-    internal static bool Authorized(HttpRequest request, string? key)
-    {
-        if (string.IsNullOrEmpty(key))
-        {
-            return false;
-        }
-        string? given = request.Headers["X-API-Key"];
-        if (string.IsNullOrEmpty(given))
-        {
-            var authorization = request.Headers.Authorization.ToString();
-            const string scheme = "apikey ";
-            if (authorization.StartsWith(scheme, StringComparison.OrdinalIgnoreCase))
-            {
-                given = authorization[scheme.Length..].Trim();
-            }
-        }
-        return given is not null
-            && CryptographicOperations.FixedTimeEquals(Encoding.UTF8.GetBytes(given), Encoding.UTF8.GetBytes(key));
     }
 
     private static int StatusFor(uint code) => code switch

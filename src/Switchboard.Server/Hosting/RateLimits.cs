@@ -31,7 +31,7 @@ internal static class RateLimits
             limiter.AddPolicy(RateLimitPolicies.Api, http =>
             {
                 // A caller with the key gets the API's budget; guesses share a small one per address.
-                var authorized = ApiEndpoints.Authorized(http.Request, apiKey);
+                var authorized = Switchboard.Auth.ApiKey.Matches(http.Request, apiKey);
                 return Partition((authorized ? "key|" : "nokey|") + RemoteAddress(http), authorized ? limits.Api : limits.ApiUnauthorized);
             });
             limiter.AddPolicy(RateLimitPolicies.SignIn, http => Partition(RemoteAddress(http) + "|" + ClientId(http), limits.SignIn));
