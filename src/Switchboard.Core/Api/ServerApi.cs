@@ -351,10 +351,10 @@ public sealed partial class ServerApi
         IEnumerable<Client> targets = request.User is null
             ? request.Client is { Length: > 0 } id && node.Hub.FindClient(id) is { } one ? [one] : []
             : TargetClients(request.User, request.Client);
-        var bytes = JsonCodec.EncodePush(new Push { Message = new MessagePush { Data = request.Data } });
+        var push = new OutboundPush(new Push { Message = new MessagePush { Data = request.Data } });
         foreach (var client in targets)
         {
-            client.Enqueue(bytes);
+            client.Enqueue(push.For(client.Codec));
         }
         return Task.FromResult(new EmptyApiMessage());
     }

@@ -13,6 +13,7 @@ namespace Switchboard.Protocol;
     MaxDepth = 64)]
 [JsonSerializable(typeof(Command))]
 [JsonSerializable(typeof(Reply))]
+[JsonSerializable(typeof(Push))]
 [JsonSerializable(typeof(Publication))]
 [JsonSerializable(typeof(ClientInfo))]
 [JsonSerializable(typeof(StreamPosition))]

@@ -17,7 +17,7 @@ internal sealed partial class Client
         List<Command> commands;
         try
         {
-            commands = JsonCodec.DecodeFrame(frame.Span);
+            commands = _codec.DecodeFrame(frame.Span);
         }
         catch (DisconnectException e)
         {
@@ -33,6 +33,50 @@ internal sealed partial class Client
             await HandleCommandAsync(command, cancellationToken).ConfigureAwait(false);
         }
     }
+
+    private readonly SemaphoreSlim _frameGate = new(1, 1);
+
+    /// <summary>
+    /// Handles a frame that may race with others for the same session (the connect body of a
+    /// streaming request and the emulation requests that follow it): one frame at a time, in the
+    /// order they arrive here.
+    /// </summary>
+    public async Task HandleFrameInOrderAsync(ReadOnlyMemory<byte> frame, CancellationToken cancellationToken)
+    {
+        try
+        {
+            await _frameGate.WaitAsync(cancellationToken).ConfigureAwait(false);
+        }
+        catch (OperationCanceledException)
+        {
+            return;
+        }
+        try
+        {
+            await HandleFrameAsync(frame, cancellationToken).ConfigureAwait(false);
+        }
+        finally
+        {
+            _frameGate.Release();
+        }
+    }
+
+    /// <summary>
+    /// The only command of a unidirectional connection. A refusal cannot be a reply here: it
+    /// closes the connection with the matching disconnect code instead.
+    /// </summary>
+    public Task ConnectUnidirectionalAsync(ConnectRequest request, CancellationToken cancellationToken)
+        => HandleCommandAsync(new Command { Id = 1, Connect = request }, cancellationToken);
+
+    private static Disconnect UnidirectionalRefusal(Error error) => error.Code switch
+    {
+        ErrorCodes.TokenExpired => Protocol.Disconnect.Expired,
+        ErrorCodes.PermissionDenied => new Disconnect(DisconnectCodes.PermissionDenied, "permission denied"),
+        ErrorCodes.LimitExceeded => Protocol.Disconnect.ConnectionLimit,
+        ErrorCodes.TooManyRequests => Protocol.Disconnect.TooManyRequests,
+        _ when error.Temporary => Protocol.Disconnect.ServerError,
+        _ => Protocol.Disconnect.BadRequest,
+    };
 
     private async Task HandleCommandAsync(Command command, CancellationToken cancellationToken)
     {
@@ -89,7 +133,14 @@ internal sealed partial class Client
         catch (ProtocolException e)
         {
             result = e.Code.ToString(System.Globalization.CultureInfo.InvariantCulture);
-            EnqueueReply(new Reply { Id = command.Id, Error = e.ToError() });
+            if (_transport.Unidirectional)
+            {
+                Disconnect(UnidirectionalRefusal(e.ToError()));
+            }
+            else
+            {
+                EnqueueReply(new Reply { Id = command.Id, Error = e.ToError() });
+            }
         }
         catch (DisconnectException e)
         {
@@ -107,6 +158,11 @@ internal sealed partial class Client
         {
             result = "100";
             Log.CommandFailed(_node.Logger, Id, e);
+            if (_transport.Unidirectional)
+            {
+                Disconnect(Protocol.Disconnect.ServerError);
+                return;
+            }
             EnqueueReply(new Reply { Id = command.Id, Error = new Error { Code = ErrorCodes.Internal, Message = "internal server error", Temporary = true } });
         }
         finally
@@ -294,6 +350,12 @@ internal sealed partial class Client
             Pong = true,
             Node = _node.Name,
         };
+        if (Session is not null)
+        {
+            // Emulation requests name the node that holds the session; any node routes them here.
+            result.Session = Session;
+            result.Node = _node.Uid;
+        }
         if (ExpireAt is { } e)
         {
             result.Expires = true;
@@ -317,7 +379,7 @@ internal sealed partial class Client
                 }
             }
         }
-        var reply = JsonCodec.Encode(new Reply { Id = id, Connect = result });
+        var reply = _codec.Encode(new Reply { Id = id, Connect = result });
         if (serverSubs.Count == 0)
         {
             Enqueue(reply);
@@ -403,7 +465,7 @@ internal sealed partial class Client
             push.Expires = true;
             push.Ttl = Ttl(e, _node.Time.GetUtcNow());
         }
-        Enqueue(JsonCodec.EncodePush(new Push { Refresh = push }));
+        EnqueuePush(new Push { Refresh = push });
     }
 
     private async Task<Reply?> PublishAsync(PublishRequest request, CancellationToken ct)

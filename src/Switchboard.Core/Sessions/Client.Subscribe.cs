@@ -40,7 +40,7 @@ internal sealed partial class Client
         {
             result.Data = decision.Data;
         }
-        GoLiveAfter([sub], JsonCodec.Encode(new Reply { Id = id, Subscribe = result }));
+        GoLiveAfter([sub], _codec.Encode(new Reply { Id = id, Subscribe = result }));
         await AfterSubscribedAsync(sub, ct).ConfigureAwait(false);
         return null;
     }
@@ -290,7 +290,7 @@ internal sealed partial class Client
             Offset = result.Offset,
             Data = result.Data,
         };
-        GoLiveAfter([sub], JsonCodec.EncodePush(new Push { Channel = channel, Subscribe = push }));
+        GoLiveAfter([sub], _codec.EncodePush(new Push { Channel = channel, Subscribe = push }));
         await AfterSubscribedAsync(sub, ct).ConfigureAwait(false);
         return true;
     }
@@ -315,7 +315,7 @@ internal sealed partial class Client
         }
         finally
         {
-            Enqueue(JsonCodec.EncodePush(new Push { Channel = sub.Channel, Unsubscribe = new UnsubscribePush { Code = code, Reason = reason } }));
+            EnqueuePush(new Push { Channel = sub.Channel, Unsubscribe = new UnsubscribePush { Code = code, Reason = reason } });
         }
         return true;
     }
@@ -343,12 +343,13 @@ internal sealed partial class Client
     }
 
     /// <summary>Called by the hub for each publication in the channel of this client's subscription.</summary>
-    public void DeliverPublication(ClientSubscription sub, Publication publication, ReadOnlyMemory<byte> bytes)
+    public void DeliverPublication(ClientSubscription sub, Publication publication, OutboundPush push)
     {
         if (sub.Ended)
         {
             return;
         }
+        var bytes = push.For(_codec);
         lock (sub.Lock)
         {
             if (!sub.IsLive)
@@ -424,7 +425,7 @@ internal sealed partial class Client
     }
 
     /// <summary>Called by the hub for join and leave messages.</summary>
-    public void DeliverJoinLeave(ClientSubscription sub, ReadOnlyMemory<byte> bytes)
+    public void DeliverJoinLeave(ClientSubscription sub, OutboundPush push)
     {
         if (!sub.Ended && sub.JoinLeave)
         {
@@ -432,7 +433,7 @@ internal sealed partial class Client
             {
                 if (sub.IsLive)
                 {
-                    Enqueue(bytes);
+                    Enqueue(push.For(_codec));
                 }
             }
         }

@@ -14,6 +14,7 @@ internal sealed partial class Client
 {
     private readonly Node _node;
     private readonly ITransport _transport;
+    private readonly ClientCodec _codec;
     // The outbound queue. Whoever finds the connection idle writes it out on its own thread (no
     // hand-off per message); a write that cannot complete at once continues asynchronously, and
     // everything queued behind it is joined into as few frames as possible.
@@ -48,13 +49,25 @@ internal sealed partial class Client
     {
         _node = node;
         _transport = transport;
+        _codec = transport.Codec;
         _createdAt = node.Time.GetUtcNow();
         Id = Guid.NewGuid().ToString();
+        if (transport.Emulation)
+        {
+            // The emulation endpoint finds the session by this id: unguessable, never shown to others.
+            Session = Convert.ToHexStringLower(System.Security.Cryptography.RandomNumberGenerator.GetBytes(16));
+        }
         _commandTokens = node.Options.Client.CommandBurst;
         _commandRefilledAt = node.Time.GetTimestamp();
     }
 
     public string Id { get; }
+
+    /// <summary>The emulation session id (HTTP-streaming and SSE); null for other transports.</summary>
+    public string? Session { get; }
+
+    /// <summary>The protocol this connection speaks.</summary>
+    public ClientCodec Codec => _codec;
 
     public string User { get; private set; } = "";
 
@@ -125,7 +138,9 @@ internal sealed partial class Client
         return true;
     }
 
-    private void EnqueueReply(Reply reply) => Enqueue(JsonCodec.Encode(reply));
+    private void EnqueueReply(Reply reply) => Enqueue(_codec.Encode(reply));
+
+    private void EnqueuePush(Push push) => Enqueue(_codec.EncodePush(push));
 
     /// <summary>
     /// Closes the connection with a code. Queued messages are flushed first unless
@@ -176,6 +191,7 @@ internal sealed partial class Client
     private async Task DrainAsync()
     {
         var maxFrame = _node.Options.Client.MaxFrameBytes;
+        var separator = _codec.Separator.Length;
         try
         {
             while (true)
@@ -198,15 +214,16 @@ internal sealed partial class Client
                         return;
                     }
                     var length = frame.Length;
-                    if (_queue.TryPeek(out var next) && length + 1 + next.Length <= maxFrame)
+                    if (_queue.TryPeek(out var next) && length + separator + next.Length <= maxFrame)
                     {
                         rented = ArrayPool<byte>.Shared.Rent(maxFrame);
                         frame.Span.CopyTo(rented);
-                        while (_queue.TryPeek(out next) && length + 1 + next.Length <= maxFrame)
+                        while (_queue.TryPeek(out next) && length + separator + next.Length <= maxFrame)
                         {
                             _queue.Dequeue();
                             Interlocked.Add(ref _queuedBytes, -next.Length);
-                            rented[length++] = (byte)'\n';
+                            _codec.Separator.CopyTo(rented.AsSpan(length));
+                            length += separator;
                             next.Span.CopyTo(rented.AsSpan(length));
                             length += next.Length;
                         }
@@ -361,8 +378,11 @@ internal sealed partial class Client
         if (now - _lastPingAt >= client.PingInterval)
         {
             _lastPingAt = now;
-            _pongDeadline ??= now + client.PongTimeout;
-            Enqueue(JsonCodec.Ping);
+            if (!_transport.Unidirectional)
+            {
+                _pongDeadline ??= now + client.PongTimeout;
+            }
+            Enqueue(_codec.Ping);
         }
         CheckSubscriptionExpiry(now);
         if (now >= _nextPresenceAt)

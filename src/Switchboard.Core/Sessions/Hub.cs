@@ -128,7 +128,7 @@ internal sealed class Hub
 
     public int ChannelCount => _shards.Sum(s => s.ChannelCount);
 
-    /// <summary>Fan-out: one serialization, the same bytes queued for every local subscriber.</summary>
+    /// <summary>Fan-out: one serialization per protocol in use, the same bytes queued for every local subscriber.</summary>
     public void BroadcastPublication(string channel, Publication publication)
     {
         var subscribers = Subscribers(channel);
@@ -136,10 +136,10 @@ internal sealed class Hub
         {
             return;
         }
-        ReadOnlyMemory<byte> bytes = JsonCodec.EncodePublication(channel, publication);
+        var push = new OutboundPush(new Push { Channel = channel, Pub = publication });
         foreach (var sub in subscribers)
         {
-            sub.Client.DeliverPublication(sub, publication, bytes);
+            sub.Client.DeliverPublication(sub, publication, push);
         }
         _metrics.PublicationsOut(subscribers.Length);
     }
@@ -151,10 +151,10 @@ internal sealed class Hub
         {
             return;
         }
-        ReadOnlyMemory<byte> bytes = JsonCodec.EncodePush(push);
+        var outbound = new OutboundPush(push);
         foreach (var sub in subscribers)
         {
-            sub.Client.DeliverJoinLeave(sub, bytes);
+            sub.Client.DeliverJoinLeave(sub, outbound);
         }
     }
 

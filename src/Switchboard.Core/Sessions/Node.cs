@@ -16,6 +16,7 @@ namespace Switchboard.Sessions;
 internal sealed class Node : IBrokerEventHandler, IDisposable
 {
     private readonly ConcurrentDictionary<Client, byte> _sessions = new();
+    private readonly ConcurrentDictionary<string, Client> _emulationSessions = new(StringComparer.Ordinal);
     private readonly Handlers _handlers;
     private readonly ITimer _heartbeat;
 
@@ -141,12 +142,23 @@ internal sealed class Node : IBrokerEventHandler, IDisposable
     {
         var client = new Client(this, transport);
         _sessions[client] = 0;
+        if (client.Session is { } session)
+        {
+            _emulationSessions[session] = client;
+        }
         return client;
     }
+
+    /// <summary>The HTTP-streaming or SSE session on this node with that id, if any.</summary>
+    public Client? FindEmulationSession(string session) => _emulationSessions.GetValueOrDefault(session);
 
     internal void RemoveSession(Client client)
     {
         _sessions.TryRemove(client, out _);
+        if (client.Session is { } session)
+        {
+            _emulationSessions.TryRemove(session, out _);
+        }
         Hub.RemoveClient(client);
     }
 
