@@ -1,10 +1,45 @@
 // Starts a real Switchboard server process on a free loopback port and stops exactly that process.
 import { createHmac } from 'node:crypto';
-import { Centrifuge } from 'centrifuge';
+import { Centrifuge as JsonCentrifuge } from 'centrifuge';
+import { Centrifuge as ProtobufCentrifuge } from 'centrifuge/build/protobuf';
 import WebSocket from 'ws';
+import { EventSource } from 'eventsource';
 import { startServerProcess } from '../../node/server-process.mjs';
 
 export { serverDll, freePort } from '../../node/server-process.mjs';
+
+/**
+ * The transport the whole suite runs over (`SWITCHBOARD_COMPAT_TRANSPORT`): `websocket` (JSON,
+ * the default), `protobuf` (WebSocket with the Protobuf protocol), `http_stream` or `sse` (both
+ * with bidirectional emulation). Every test runs unchanged over each of them.
+ */
+export const TRANSPORT = process.env.SWITCHBOARD_COMPAT_TRANSPORT ?? 'websocket';
+if (!['websocket', 'protobuf', 'http_stream', 'sse'].includes(TRANSPORT)) {
+  throw new Error(`unknown SWITCHBOARD_COMPAT_TRANSPORT '${TRANSPORT}'`);
+}
+
+/** The transport name the client reports in its `connected` context. */
+export const TRANSPORT_NAME = TRANSPORT === 'protobuf' ? 'websocket' : TRANSPORT;
+
+const Centrifuge = TRANSPORT === 'protobuf' ? ProtobufCentrifuge : JsonCentrifuge;
+
+/** The endpoint and the transport options of a client of `server` on the suite's transport. */
+function transportOf(server) {
+  switch (TRANSPORT) {
+    case 'http_stream':
+      return {
+        endpoint: [{ transport: 'http_stream', endpoint: `${server.url}/connection/http_stream` }],
+        options: { emulationEndpoint: `${server.url}/emulation` },
+      };
+    case 'sse':
+      return {
+        endpoint: [{ transport: 'sse', endpoint: `${server.url}/connection/sse` }],
+        options: { emulationEndpoint: `${server.url}/emulation`, eventsource: EventSource },
+      };
+    default:
+      return { endpoint: server.wsUrl, options: { websocket: WebSocket } };
+  }
+}
 
 export const API_KEY = 'compat-test-api-key-0123456789';
 export const SECRET = 'compat-test-hmac-secret-0123456789-abcdef';
@@ -40,7 +75,8 @@ export async function startServer(extraEnv = {}) {
     clients: [],
     /** A centrifuge client for this server (not yet connected). */
     client(options = {}) {
-      const client = new Centrifuge(this.wsUrl, { websocket: WebSocket, minReconnectDelay: 100, maxReconnectDelay: 500, ...options });
+      const transport = transportOf(this);
+      const client = new Centrifuge(transport.endpoint, { ...transport.options, minReconnectDelay: 100, maxReconnectDelay: 500, ...options });
       this.clients.push(client);
       return client;
     },

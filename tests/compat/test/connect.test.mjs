@@ -1,6 +1,6 @@
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
-import { startServer, token, now, once } from '../lib/harness.mjs';
+import { startServer, token, now, once, TRANSPORT_NAME } from '../lib/harness.mjs';
 
 let server;
 before(async () => { server = await startServer(); });
@@ -12,7 +12,7 @@ test('connects anonymously when the configuration allows it', async () => {
   client.connect();
   const ctx = await connected;
   assert.match(ctx.client, /^[0-9a-f-]{36}$/);
-  assert.equal(ctx.transport, 'websocket');
+  assert.equal(ctx.transport, TRANSPORT_NAME);
   client.disconnect();
 });
 
