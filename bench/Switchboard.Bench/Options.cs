@@ -38,6 +38,10 @@ internal sealed class Options
     /// <summary>History size of Switchboard's bench channels (0: no history).</summary>
     public int HistorySize { get; private set; }
     public int Sources { get; private set; } = 4;
+    /// <summary>The transports scenario's transports, in order.</summary>
+    public IReadOnlyList<string> Transports { get; private set; } = ClientTransports.Names;
+    /// <summary>The transports scenario's idle connections per transport (memory per idle connection).</summary>
+    public int IdleConnections { get; private set; } = 2000;
 
     // Hidden: a generator worker process (idle scenario), started by the bench itself.
     public string? Worker { get; private set; }
@@ -64,7 +68,7 @@ internal sealed class Options
 
         usage: dotnet bench/Switchboard.Bench/bin/Release/net10.0/Switchboard.Bench.dll [options]
 
-          --scenario LIST       broadcast, many-channels, slow-clients, idle, churn (default broadcast);
+          --scenario LIST       broadcast, many-channels, slow-clients, idle, churn, transports (default broadcast);
                                 several (comma-separated) run one after the other into one results folder
             broadcast           1 room × --subscribers (1000), one step per rate in --rates (100,500,1000,2000)
             many-channels       --subscribers (10000) round-robin over --channels (100) rooms, publications
@@ -77,6 +81,13 @@ internal sealed class Options
                                 127.0.0.x address; server RSS before and after --quiet (10) s → KiB/connection
             churn               --concurrency (50) loops of connect → join → close for --duration (10) s,
                                 spread over --sources (4) source addresses; connects/s, latency, server CPU
+            transports          Switchboard only, one fresh server per transport in --transports: --subscribers
+                                (1000) of one channel with history (--history, default 1000 here); warm-up;
+                                --idle-connections (2000) more on another channel, RSS before/after --quiet →
+                                KiB per idle connection; then a ladder over --rates (50,100,200,500,1000,2000)
+                                × --duration (5) s that stops at the first step with p99 ≥ 50 ms, a loss, a
+                                duplicate or a disconnect. Latency is compared at the first rate; bytes the
+                                subscribers read/write on their sockets and server CPU per delivery per step
           --servers LIST        switchboard,signalr,socketio (default: these three, in that order); also
                                 nchan (nginx + Nchan), and signalr-redis, socketio-redis, nchan-redis (each
                                 with its Redis backplane and a redis-server of its own on the server core);
@@ -85,6 +96,9 @@ internal sealed class Options
                                 redis-server: publish requests to node A, subscribers on node B); every
                                 process of the server side runs on the server core
           --subscribers N       WebSocket subscribers (default: per scenario, above)
+          --transports LIST     websocket,protobuf,http_stream,sse,long_poll (default: all, in this order);
+                                given alone it implies --scenario transports (and --servers switchboard)
+          --idle-connections N  transports: idle connections per transport for memory (default 2000; 0: skip)
           --channels N          rooms for many-channels and idle (default 100)
           --rates LIST          publications per second, one step each (default: per scenario, above)
           --duration S          seconds of publishing per step, or of churn (default 10; slow-clients 30)
@@ -117,6 +131,7 @@ internal sealed class Options
     public static Options Parse(string[] args)
     {
         var o = new Options();
+        bool transportsSet = false, scenariosSet = false, serversSet = false;
         for (var i = 0; i < args.Length; i++)
         {
             var a = args[i];
@@ -126,6 +141,7 @@ internal sealed class Options
                 case "--servers":
                     o.Servers = Next().Split(',', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries)
                         .Select(s => s.ToLowerInvariant()).ToArray();
+                    serversSet = true;
                     foreach (var s in o.Servers)
                     {
                         if (!ServerKind.Names.Contains(s))
@@ -137,6 +153,7 @@ internal sealed class Options
                 case "--scenario" or "--scenarios":
                     o.Scenarios = Next().Split(',', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries)
                         .Select(s => s.ToLowerInvariant()).ToArray();
+                    scenariosSet = true;
                     foreach (var s in o.Scenarios)
                     {
                         if (!KnownScenarios.Contains(s))
@@ -146,6 +163,19 @@ internal sealed class Options
                     }
                     break;
                 case "--subscribers": o.SubscribersSet = PositiveInt(a, Next()); break;
+                case "--transports":
+                    o.Transports = Next().Split(',', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries)
+                        .Select(s => s.ToLowerInvariant()).ToArray();
+                    foreach (var t in o.Transports)
+                    {
+                        if (!ClientTransports.Names.Contains(t))
+                        {
+                            throw new ArgumentException($"unknown transport '{t}' (known: {string.Join(", ", ClientTransports.Names)})");
+                        }
+                    }
+                    transportsSet = true;
+                    break;
+                case "--idle-connections": o.IdleConnections = NonNegativeInt(a, Next()); break;
                 case "--rates":
                     o.RatesSet = Next().Split(',', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries)
                         .Select(r => PositiveInt(a, r)).ToArray();
@@ -181,6 +211,18 @@ internal sealed class Options
                 default: throw new ArgumentException($"unknown option '{a}'");
             }
         }
+        if (transportsSet && !scenariosSet)
+        {
+            o.Scenarios = ["transports"];
+        }
+        if (!serversSet && o.Scenarios.Count == 1 && o.Scenarios[0] == "transports")
+        {
+            o.Servers = ["switchboard"]; // the scenario compares Switchboard's own transports
+        }
+        if (o.Transports.Count == 0)
+        {
+            throw new ArgumentException("--transports needs at least one entry");
+        }
         if (o.Servers.Count == 0 || o.RatesSet is { Count: 0 } || o.Scenarios.Count == 0)
         {
             throw new ArgumentException("--servers, --scenario and --rates need at least one entry");
@@ -192,7 +234,7 @@ internal sealed class Options
         return o;
     }
 
-    public static IReadOnlyList<string> KnownScenarios { get; } = ["broadcast", "many-channels", "slow-clients", "idle", "churn"];
+    public static IReadOnlyList<string> KnownScenarios { get; } = ["broadcast", "many-channels", "slow-clients", "idle", "churn", "transports"];
 
     /// <summary>Generator processes for the idle scenario.</summary>
     public int IdleWorkers => WorkersSet ?? Math.Max(1, (Connections + 6499) / 6500);

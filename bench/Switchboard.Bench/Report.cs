@@ -87,13 +87,15 @@ internal static class Report
 
     /// <summary>Rows of every kind (the medians over the repeats, or every repeat).</summary>
     internal sealed record MedianSet(
-        List<StepResult> Steps, List<SlowClientsResult> SlowClients, List<IdleResult> Idle, List<ChurnResult> Churn);
+        List<StepResult> Steps, List<SlowClientsResult> SlowClients, List<IdleResult> Idle, List<ChurnResult> Churn,
+        List<TransportResult> Transports);
 
     public static MedianSet Medians(ResultSet all) => new(
         Medians(all.Steps, r => (r.Scenario, r.Phase, r.Server, r.Rate)),
         Medians(all.SlowClients, r => (r.Scenario, r.Server)),
         Medians(all.Idle, r => (r.Scenario, r.Server)),
-        Medians(all.Churn, r => (r.Scenario, r.Server)));
+        Medians(all.Churn, r => (r.Scenario, r.Server)),
+        Medians(all.Transports, r => (r.Scenario, r.Server)));
 
     /// <summary>
     /// Per key (scenario, server, step), a row whose every number is the median over the repeats
@@ -140,6 +142,7 @@ internal static class Report
                 slowClients = new { medians = medians.SlowClients, runs = all.SlowClients },
                 idle = new { medians = medians.Idle, runs = all.Idle },
                 churn = new { medians = medians.Churn, runs = all.Churn },
+                transports = new { medians = medians.Transports, runs = all.Transports },
                 failures,
             },
             JsonOptions);
@@ -176,7 +179,7 @@ internal static class Report
             if (info.Repeat > 1)
             {
                 sb.AppendLine().AppendLine("### Every repeat").AppendLine();
-                AppendScenario(sb, scenario, new MedianSet(all.Steps, all.SlowClients, all.Idle, all.Churn));
+                AppendScenario(sb, scenario, new MedianSet(all.Steps, all.SlowClients, all.Idle, all.Churn, all.Transports));
             }
         }
         if (failures.Count > 0)
@@ -210,6 +213,12 @@ internal static class Report
             case "churn":
                 AppendTable(sb, ChurnColumns, rows.Churn);
                 break;
+            case "transports":
+                AppendTable(sb, TransportColumns, rows.Transports);
+                sb.AppendLine().AppendLine("Ladder steps (the first is the moderate rate; a transport's ladder ends at its first failing step):").AppendLine();
+                var transportSteps = rows.Steps.Where(r => r.Scenario == scenario).ToList();
+                AppendTable(sb, StepColumns(scenario, transportSteps), transportSteps);
+                break;
             default:
                 var steps = rows.Steps.Where(r => r.Scenario == scenario).ToList();
                 AppendTable(sb, StepColumns(scenario, steps), steps);
@@ -239,14 +248,14 @@ internal static class Report
         var columns = new List<Column<StepResult>>
         {
             new("scenario", r => r.Scenario, false),
-            new("server", r => r.Server),
+            new(scenario == "transports" ? "transport" : "server", r => r.Server),
             new("rep", r => r.Repeat.ToString(Inv), false),
         };
         if (scenario == "slow-clients")
         {
             columns.Add(new("step", r => r.Phase));
         }
-        if (scenario != "broadcast")
+        if (scenario is not "broadcast" and not "transports")
         {
             columns.Add(new("rooms", r => r.Channels.ToString(Inv), false));
             columns.Add(new("subs", r => r.Subscribers.ToString(Inv), false));
@@ -268,6 +277,15 @@ internal static class Report
             new("server CPU s", r => F(r.ServerCpuSeconds, "F1")),
             new("server CPU %", r => F(r.ServerCpuPercent, "F0"), false),
         ]);
+        if (scenario == "transports")
+        {
+            columns.AddRange(
+            [
+                new("CPU s / M deliveries", r => FOpt(r.ServerCpuSecondsPerMillionDeliveries, "F2")),
+                new("wire B read / delivery", r => FOpt(r.WireBytesReceivedPerDelivery, "F1")),
+                new("wire B written / delivery", r => FOpt(r.WireBytesSentPerDelivery, "F1")),
+            ]);
+        }
         if (breakdown)
         {
             columns.AddRange(
@@ -347,6 +365,28 @@ internal static class Report
         new("gen CPU %", Gen),
     ];
 
+    private static readonly List<Column<TransportResult>> TransportColumns =
+    [
+        new("transport", r => r.Server),
+        new("rep", r => r.Repeat.ToString(Inv), false),
+        new("subs", r => r.Subscribers.ToString(Inv), false),
+        new("moderate pubs/s", r => r.ModerateRate.ToString(Inv), false),
+        new("p50 ms", r => F(r.P50Ms, "F2")),
+        new("p99 ms", r => F(r.P99Ms, "F2")),
+        new("p99.9 ms", r => F(r.P999Ms, "F2")),
+        new($"max pubs/s with p99 < {TransportsScenario.P99LimitMs:F0} ms", r => (r.LadderPassed ? "≥ " : "") + r.MaxRate.ToString(Inv)),
+        new("ladder stopped by", r => r.StoppedBy.Length > 0 ? r.StoppedBy : "—", false),
+        new("B read / delivery", r => FOpt(r.BytesPerDelivery, "F1")),
+        new("B written / delivery", r => FOpt(r.SentBytesPerDelivery, "F1"), false),
+        new("CPU s / M deliveries", r => FOpt(r.CpuSecondsPerMillion, "F2")),
+        new("B read / delivery at max", r => FOpt(r.BytesPerDeliveryAtMax, "F1"), false),
+        new("CPU s / M at max", r => FOpt(r.CpuSecondsPerMillionAtMax, "F2"), false),
+        new("idle joined/alive", r => $"{r.IdleJoined}/{r.IdleAliveAfterQuiet}", false),
+        new("KiB / idle conn", r => FOpt(r.KiBPerIdleConnection, "F1")),
+        new("lost/dup/disc", r => $"{r.Lost}/{r.Duplicates}/{r.Disconnects}"),
+        new("gen CPU %", Gen),
+    ];
+
     private static void AppendTable<T>(StringBuilder sb, IReadOnlyList<Column<T>> columns, IReadOnlyList<T> rows)
     {
         if (rows.Count == 0)
@@ -377,6 +417,9 @@ internal static class Report
                     break;
                 case "churn":
                     PrintTable(t, ChurnColumns, rows.Churn);
+                    break;
+                case "transports":
+                    PrintTable(t, TransportColumns, rows.Transports);
                     break;
                 default:
                     var steps = rows.Steps.Where(r => r.Scenario == scenario).ToList();
@@ -419,7 +462,7 @@ internal static class Charts
     public static List<string> Write(string dir, Report.MedianSet medians)
     {
         var written = new List<string>();
-        foreach (var g in medians.Steps.Where(r => r.Phase.Length == 0).GroupBy(r => r.Scenario))
+        foreach (var g in medians.Steps.Where(r => r.Phase.Length == 0 && r.Scenario != "transports").GroupBy(r => r.Scenario))
         {
             // The broadcast scenario keeps its historic chart names.
             var prefix = g.Key == "broadcast" ? "" : g.Key + "-";
@@ -429,6 +472,31 @@ internal static class Charts
                 : $"{g.Key}: {rows[0].Subscribers} subscribers over {rows[0].Channels} rooms";
             written.Add(Lines(dir, prefix + "p99-latency.png", title, rows, r => r.P99Ms, "p99 delivery latency (ms)"));
             written.Add(Lines(dir, prefix + "p50-latency.png", title, rows, r => r.P50Ms, "p50 delivery latency (ms)"));
+        }
+        var transportSteps = medians.Steps.Where(r => r.Phase.Length == 0 && r.Scenario == "transports").ToList();
+        if (transportSteps.Count > 0)
+        {
+            var title = $"Transports: 1 channel × {transportSteps[0].Subscribers} subscribers (ladder ends at the first failing step)";
+            written.Add(Lines(dir, "transports-p99-latency.png", title, transportSteps, r => r.P99Ms, "p99 delivery latency (ms)", TransportsScenario.P99LimitMs));
+            written.Add(Lines(dir, "transports-p50-latency.png", title, transportSteps, r => r.P50Ms, "p50 delivery latency (ms)"));
+        }
+        if (medians.Transports.Count > 0)
+        {
+            var rows = medians.Transports;
+            var names = rows.Select(r => r.Server).ToArray();
+            var rate = rows[0].ModerateRate;
+            written.Add(Bars(
+                dir, "transports-bytes.png", $"Bytes the client reads from its socket per delivered message ({rate} pubs/s)", "bytes per delivery",
+                names, ("bytes/delivery", rows.Select(r => r.BytesPerDelivery).ToArray())));
+            written.Add(Bars(
+                dir, "transports-cpu.png", $"Server CPU per million deliveries ({rate} pubs/s)", "CPU seconds per 1,000,000 deliveries",
+                names, ("CPU s / M", rows.Select(r => r.CpuSecondsPerMillion).ToArray())));
+            written.Add(Bars(
+                dir, "transports-idle-memory.png", $"Server memory per idle connection ({rows[0].IdleConnections} connections)", "KiB per idle connection",
+                names, ("KiB/connection", rows.Select(r => r.KiBPerIdleConnection).ToArray())));
+            written.Add(Bars(
+                dir, "transports-max-rate.png", $"Highest publication rate with p99 < {TransportsScenario.P99LimitMs:F0} ms ({rows[0].Subscribers} subscribers)", "publications per second",
+                names, ("pubs/s", rows.Select(r => (double)r.MaxRate).ToArray())));
         }
         if (medians.SlowClients.Count > 0)
         {
@@ -456,9 +524,16 @@ internal static class Charts
         return written;
     }
 
-    private static string Lines(string dir, string file, string title, IReadOnlyList<StepResult> rows, Func<StepResult, double> y, string yLabel)
+    private static string Lines(
+        string dir, string file, string title, IReadOnlyList<StepResult> rows, Func<StepResult, double> y, string yLabel, double limit = double.NaN)
     {
         var plot = new ScottPlot.Plot();
+        if (!double.IsNaN(limit))
+        {
+            var line = plot.Add.HorizontalLine(limit);
+            line.LinePattern = ScottPlot.LinePattern.Dashed;
+            line.LegendText = $"{limit:F0} ms";
+        }
         foreach (var g in rows.GroupBy(r => r.Server))
         {
             var points = g.OrderBy(r => r.Rate).Where(r => !double.IsNaN(y(r))).ToArray();

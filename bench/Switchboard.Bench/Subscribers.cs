@@ -86,11 +86,13 @@ internal abstract class Subscriber(int id, RunState run)
 
     protected abstract string Path { get; }
 
-    public async Task ConnectAsync(Uri baseUri, TimeSpan timeout, CancellationToken ct)
+    /// <summary>Connects and joins (a WebSocket here; the HTTP transports override it). Called again to reconnect.</summary>
+    public virtual async Task ConnectAsync(Uri baseUri, TimeSpan timeout, CancellationToken ct)
     {
         _ready = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
         var ws = new ClientWebSocket();
         ws.Options.KeepAliveInterval = TimeSpan.Zero; // each protocol has its own keep-alive
+        ConfigureWebSocket(ws);
         using var cts = CancellationTokenSource.CreateLinkedTokenSource(ct);
         cts.CancelAfter(timeout);
         try
@@ -113,7 +115,7 @@ internal abstract class Subscriber(int id, RunState run)
         }
     }
 
-    public async Task CloseAsync()
+    public virtual async Task CloseAsync()
     {
         var ws = _ws;
         _alive = false;
@@ -134,19 +136,59 @@ internal abstract class Subscriber(int id, RunState run)
         ws.Dispose();
     }
 
+    /// <summary>Sets WebSocket options before the handshake (a subprotocol).</summary>
+    protected virtual void ConfigureWebSocket(ClientWebSocket ws)
+    {
+    }
+
+    /// <summary>
+    /// For subclasses with a connection of their own: a new attempt begins (the join is awaited
+    /// with <see cref="WaitJoinedAsync"/>).
+    /// </summary>
+    protected void BeginAttempt()
+    {
+        _ready = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
+        LastCloseCode = null;
+        LastCloseReason = null;
+    }
+
+    /// <summary>For subclasses with a connection of their own: the connection is up (joined or not yet).</summary>
+    protected void MarkOpen() => _alive = true;
+
+    /// <summary>Waits until <see cref="MarkReady"/> or <see cref="Fail"/> of the current attempt.</summary>
+    protected Task WaitJoinedAsync(CancellationToken ct) => _ready.Task.WaitAsync(ct);
+
+    /// <summary>For subclasses with a connection of their own: it ended (counted as a disconnect when it was up).</summary>
+    protected void MarkClosed(string reason, int? code = null)
+    {
+        LastCloseReason ??= reason;
+        LastCloseCode ??= code;
+        if (_alive)
+        {
+            Interlocked.Increment(ref _disconnects);
+        }
+        _alive = false;
+        Fail("connection closed before joining: " + LastCloseReason);
+    }
+
+    /// <summary>For subclasses: stop as if closed by the client (not a disconnect).</summary>
+    protected void MarkStopped() => _alive = false;
+
     /// <summary>Application-level keep-alive for protocols where the client must speak first.</summary>
     public virtual Task KeepAliveAsync() => Task.CompletedTask;
 
     protected abstract Task OnOpenAsync();
 
-    /// <summary>Handles one complete WebSocket message (text).</summary>
+    /// <summary>Handles one complete WebSocket message (text, or binary for Protobuf).</summary>
     protected abstract ValueTask OnMessageAsync(ReadOnlyMemory<byte> message);
 
     protected void MarkReady() => _ready.TrySetResult();
 
     protected void Fail(string why) => _ready.TrySetException(new InvalidOperationException(why));
 
-    protected async Task SendAsync(string text)
+    protected Task SendAsync(string text) => SendAsync(Encoding.UTF8.GetBytes(text), WebSocketMessageType.Text);
+
+    protected async Task SendAsync(ReadOnlyMemory<byte> message, WebSocketMessageType type)
     {
         var ws = _ws;
         if (ws is null || !_alive)
@@ -156,7 +198,7 @@ internal abstract class Subscriber(int id, RunState run)
         await _sendLock.WaitAsync();
         try
         {
-            await ws.SendAsync(Encoding.UTF8.GetBytes(text), WebSocketMessageType.Text, true, CancellationToken.None);
+            await ws.SendAsync(message, type, true, CancellationToken.None);
         }
         catch (Exception e) when (e is WebSocketException or ObjectDisposedException or InvalidOperationException)
         {

@@ -13,9 +13,16 @@ internal static class Transport
     private const int SolIp = 0;
     private const int IpBindAddressNoPort = 24; // Linux: pick the port at connect(), per 4-tuple
 
-    public static HttpMessageInvoker Create(IPAddress? source, int? receiveBufferBytes)
-    {
-        var handler = new SocketsHttpHandler
+    public static HttpMessageInvoker Create(IPAddress? source, int? receiveBufferBytes) =>
+        new(Handler(source, receiveBufferBytes, null));
+
+    /// <summary>
+    /// The handler behind <see cref="Create"/>: every connection it opens is a socket made here;
+    /// with <paramref name="counter"/>, every byte read from or written to those sockets is counted
+    /// there (HTTP headers, chunk framing, WebSocket frames and keep-alives included).
+    /// </summary>
+    public static SocketsHttpHandler Handler(IPAddress? source, int? receiveBufferBytes, WireCounter? counter) =>
+        new()
         {
             UseProxy = false,
             PooledConnectionLifetime = Timeout.InfiniteTimeSpan,
@@ -39,7 +46,8 @@ internal static class Transport
                         ? new IPEndPoint(ip, context.DnsEndPoint.Port)
                         : context.DnsEndPoint;
                     await socket.ConnectAsync(remote, ct);
-                    return new NetworkStream(socket, ownsSocket: true);
+                    var stream = new NetworkStream(socket, ownsSocket: true);
+                    return counter is null ? stream : new CountingStream(stream, counter);
                 }
                 catch
                 {
@@ -48,8 +56,6 @@ internal static class Transport
                 }
             },
         };
-        return new HttpMessageInvoker(handler);
-    }
 
     /// <summary>The <paramref name="index"/>-th generator source address: 127.0.0.2, 127.0.0.3, …</summary>
     public static IPAddress SourceAddress(int index) => new([127, 0, 0, (byte)(2 + index)]);

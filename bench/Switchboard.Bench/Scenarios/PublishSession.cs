@@ -21,14 +21,22 @@ internal sealed class PublishSession : IAsyncDisposable
     private readonly string[] _rooms;
     private readonly HttpClient _http;
     private readonly CancellationTokenSource _keepAliveCts = new();
+    private readonly Func<int, RunState, string, Subscriber>? _factory;
+    private readonly WireCounter? _wire;
     private Task? _keepAlive;
 
-    public PublishSession(ScenarioContext context, ServerKind kind, ServerProcess server, string[] rooms)
+    /// <param name="factory">Makes subscriber (id, run, room); default: the server kind's WebSocket subscriber.</param>
+    /// <param name="wire">Counts the subscribers' socket bytes (the factory's subscribers must go through it); each step reports them.</param>
+    public PublishSession(
+        ScenarioContext context, ServerKind kind, ServerProcess server, string[] rooms,
+        Func<int, RunState, string, Subscriber>? factory = null, WireCounter? wire = null)
     {
         _context = context;
         _kind = kind;
         _server = server;
         _rooms = rooms;
+        _factory = factory;
+        _wire = wire;
         _http = new HttpClient(new SocketsHttpHandler
         {
             MaxConnectionsPerServer = 64,
@@ -71,7 +79,7 @@ internal sealed class PublishSession : IAsyncDisposable
     {
         var id = Subscribers.Count;
         var room = id % _rooms.Length;
-        var s = _kind.CreateSubscriber(id, Run, _rooms[room]);
+        var s = _factory is null ? _kind.CreateSubscriber(id, Run, _rooms[room]) : _factory(id, Run, _rooms[room]);
         s.SeqStride = _rooms.Length;
         s.SeqOffset = room;
         s.Invoker = invoker;
@@ -173,6 +181,7 @@ internal sealed class PublishSession : IAsyncDisposable
         var selfPid = Environment.ProcessId;
         var serverCpu0 = _server.SampleCpu();
         var selfCpu0 = ProcStats.CpuSeconds(selfPid);
+        var wire0 = _wire?.Snapshot() ?? default;
         var wall = Stopwatch.StartNew();
         await using var rss = new RssSampler(_server);
 
@@ -233,6 +242,7 @@ internal sealed class PublishSession : IAsyncDisposable
         }
         var drainSeconds = drain.Elapsed.TotalSeconds;
         var elapsed = wall.Elapsed.TotalSeconds;
+        var wire1 = _wire?.Snapshot() ?? default;
         var cpu = _server.SampleCpu().Minus(serverCpu0);
         var serverCpu = cpu.Total;
         var selfCpu = ProcStats.CpuSeconds(selfPid) - selfCpu0;
@@ -322,6 +332,11 @@ internal sealed class PublishSession : IAsyncDisposable
             DrainSeconds = drainSeconds,
             WallSeconds = elapsed,
             SettleSeconds = settleSeconds,
+            ServerCpuSecondsPerMillionDeliveries = delivered > 0 ? serverCpu * 1e6 / delivered : double.NaN,
+            WireBytesReceived = _wire is null ? double.NaN : wire1.Read - wire0.Read,
+            WireBytesSent = _wire is null ? double.NaN : wire1.Written - wire0.Written,
+            WireBytesReceivedPerDelivery = _wire is null || delivered == 0 ? double.NaN : (double)(wire1.Read - wire0.Read) / delivered,
+            WireBytesSentPerDelivery = _wire is null || delivered == 0 ? double.NaN : (double)(wire1.Written - wire0.Written) / delivered,
         };
     }
 

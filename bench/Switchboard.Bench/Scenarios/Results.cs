@@ -96,6 +96,63 @@ internal sealed record StepResult : IResultRow
     /// <summary>The step's measured wall time: publishing, waiting for publish answers, drain (what CPU % and deliveries/s divide by).</summary>
     public required double WallSeconds { get; init; }
     public required double SettleSeconds { get; init; }
+    /// <summary>Server CPU seconds per 1,000,000 deliveries in the step (publishing + drain).</summary>
+    public double ServerCpuSecondsPerMillionDeliveries { get; init; } = double.NaN;
+    /// <summary>
+    /// Bytes the measured subscribers read from their sockets during the step (publishing + drain):
+    /// HTTP headers, chunk framing, WebSocket frames, pings and emulation answers included; NaN when
+    /// the scenario does not count them (only the transports scenario does).
+    /// </summary>
+    public double WireBytesReceived { get; init; } = double.NaN;
+    /// <summary>Bytes the measured subscribers wrote to their sockets during the step (pongs, polls, emulation requests).</summary>
+    public double WireBytesSent { get; init; } = double.NaN;
+    /// <summary><see cref="WireBytesReceived"/> ÷ deliveries.</summary>
+    public double WireBytesReceivedPerDelivery { get; init; } = double.NaN;
+    /// <summary><see cref="WireBytesSent"/> ÷ deliveries.</summary>
+    public double WireBytesSentPerDelivery { get; init; } = double.NaN;
+}
+
+/// <summary>
+/// The transports scenario's summary for one transport and repeat: latency at the moderate rate,
+/// the highest ladder rate with p99 under the limit, bytes on the wire and server CPU per delivery,
+/// memory per idle connection.
+/// </summary>
+internal sealed record TransportResult : IResultRow
+{
+    public required string Scenario { get; init; }
+    /// <summary>The transport (websocket, protobuf, http_stream, sse, long_poll).</summary>
+    public required string Server { get; init; }
+    public required int Repeat { get; init; }
+    public required int Subscribers { get; init; }
+    public required int ModerateRate { get; init; }
+    public required double P50Ms { get; init; }
+    public required double P99Ms { get; init; }
+    public required double P999Ms { get; init; }
+    public required double DeliveriesPerSecond { get; init; }
+    /// <summary>Highest ladder rate (pubs/s) before the first step with p99 at or above the limit, a loss or a disconnect; 0: not even the first.</summary>
+    public required int MaxRate { get; init; }
+    /// <summary>Every ladder step passed: the true ceiling is at or above <see cref="MaxRate"/>.</summary>
+    public required bool LadderPassed { get; init; }
+    /// <summary>Why the ladder stopped ("p99 73.1 ms at 2000/s"), or empty.</summary>
+    public required string StoppedBy { get; init; }
+    public required double BytesPerDelivery { get; init; }
+    public required double SentBytesPerDelivery { get; init; }
+    public required double CpuSecondsPerMillion { get; init; }
+    /// <summary>The same at <see cref="MaxRate"/> (NaN when 0).</summary>
+    public required double BytesPerDeliveryAtMax { get; init; }
+    public required double CpuSecondsPerMillionAtMax { get; init; }
+    public required int IdleConnections { get; init; }
+    public required int IdleJoined { get; init; }
+    public required int IdleAliveAfterQuiet { get; init; }
+    public required double IdleRssBeforeMiB { get; init; }
+    public required double IdleRssAfterMiB { get; init; }
+    public required double KiBPerIdleConnection { get; init; }
+    /// <summary>Lost and duplicated deliveries over every measured step of the ladder.</summary>
+    public required long Lost { get; init; }
+    public required long Duplicates { get; init; }
+    public required int Disconnects { get; init; }
+    public required double GeneratorCpuPercent { get; init; }
+    public required bool GeneratorSaturated { get; init; }
 }
 
 /// <summary>The slow-clients scenario's summary for one server and repeat: baseline against the slow step.</summary>
@@ -192,6 +249,16 @@ internal sealed class ResultSet
     public List<IdleResult> Idle { get; } = [];
 
     public List<ChurnResult> Churn { get; } = [];
+
+    public List<TransportResult> Transports { get; } = [];
+
+    public void Add(TransportResult r)
+    {
+        lock (_lock)
+        {
+            Transports.Add(r);
+        }
+    }
 
     public void Add(StepResult r)
     {

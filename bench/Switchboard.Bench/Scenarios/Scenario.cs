@@ -32,6 +32,7 @@ internal abstract class Scenario(ScenarioContext context)
         "slow-clients" => new SlowClientsScenario(context),
         "idle" => new IdleScenario(context),
         "churn" => new ChurnScenario(context),
+        "transports" => new TransportsScenario(context),
         _ => throw new ArgumentException($"unknown scenario '{name}'"),
     };
 
