@@ -109,6 +109,9 @@ internal sealed class SwitchboardServer(SwitchboardServer.Mode mode, int history
 
     public override bool UsesRedis => mode != Mode.Memory;
 
+    /// <summary>More configuration for the server (the server refuses keys it does not know, so only what a run needs).</summary>
+    public Dictionary<string, string> ExtraEnvironment { get; } = [];
+
     public override int NodeCount => mode == Mode.RedisCluster ? 2 : 1;
 
     public override string HealthPath => "/healthz/ready";
@@ -141,9 +144,10 @@ internal sealed class SwitchboardServer(SwitchboardServer.Mode mode, int history
         psi.Environment["Switchboard__Client__MaxConnections"] = "1000000";
         psi.Environment["Switchboard__Namespaces__bench__AllowSubscribeForClient"] = "true";
         psi.Environment["Switchboard__Namespaces__bench__AllowSubscribeForAnonymous"] = "true";
-        // Long polling's per-address limit (600 polls a minute) would refuse the transports scenario's
-        // pollers, which all come from one address; the other transports have no such limit.
-        psi.Environment["Switchboard__RateLimits__LongPoll"] = "0";
+        foreach (var (key, value) in ExtraEnvironment)
+        {
+            psi.Environment[key] = value;
+        }
         if (historySize > 0)
         {
             psi.Environment["Switchboard__Namespaces__bench__HistorySize"] = historySize.ToString(System.Globalization.CultureInfo.InvariantCulture);

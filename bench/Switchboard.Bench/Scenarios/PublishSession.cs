@@ -82,7 +82,10 @@ internal sealed class PublishSession : IAsyncDisposable
         var s = _factory is null ? _kind.CreateSubscriber(id, Run, _rooms[room]) : _factory(id, Run, _rooms[room]);
         s.SeqStride = _rooms.Length;
         s.SeqOffset = room;
-        s.Invoker = invoker;
+        if (invoker is not null)
+        {
+            s.Invoker = invoker;
+        }
         Subscribers.Add(s);
         return s;
     }
