@@ -55,9 +55,9 @@ internal sealed class TransportsScenario(ScenarioContext context) : Scenario(con
             withHistory.ExtraEnvironment["Switchboard__Drain__Window"] = "00:00:00";
             if (transport == ClientTransports.LongPoll)
             {
-                // Its per-address limit (600 polls a minute) would refuse the pollers, which all come
+                // Its per-address limit (polls a minute) would refuse the pollers, which all come
                 // from one address; the other transports have no such limit.
-                withHistory.ExtraEnvironment["Switchboard__RateLimits__LongPoll"] = "0";
+                withHistory.ExtraEnvironment["Switchboard__RateLimits__LongPoll__PermitLimit"] = "0";
             }
             try
             {
