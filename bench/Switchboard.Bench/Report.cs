@@ -458,6 +458,8 @@ internal static class Report
 /// <summary>PNG charts per scenario: latency against publication rate for the fan-out scenarios, bars for the others.</summary>
 internal static class Charts
 {
+    private static readonly CultureInfo Inv = CultureInfo.InvariantCulture;
+
     /// <summary>Writes the charts the results allow and returns their file names.</summary>
     public static List<string> Write(string dir, Report.MedianSet medians)
     {
@@ -477,8 +479,8 @@ internal static class Charts
         if (transportSteps.Count > 0)
         {
             var title = $"Transports: 1 channel × {transportSteps[0].Subscribers} subscribers (ladder ends at the first failing step)";
-            written.Add(Lines(dir, "transports-p99-latency.png", title, transportSteps, r => r.P99Ms, "p99 delivery latency (ms)", TransportsScenario.P99LimitMs));
-            written.Add(Lines(dir, "transports-p50-latency.png", title, transportSteps, r => r.P50Ms, "p50 delivery latency (ms)"));
+            written.Add(LogLines(dir, "transports-p99-latency.png", title, transportSteps, r => r.P99Ms, "p99 delivery latency (ms, log scale)", TransportsScenario.P99LimitMs));
+            written.Add(LogLines(dir, "transports-p50-latency.png", title, transportSteps, r => r.P50Ms, "p50 delivery latency (ms, log scale)"));
         }
         if (medians.Transports.Count > 0)
         {
@@ -524,16 +526,56 @@ internal static class Charts
         return written;
     }
 
-    private static string Lines(
+    /// <summary>
+    /// Latency against rate with both axes logarithmic (a ladder spans 20 to 2,000 pubs/s and
+    /// latencies from under a millisecond to seconds), ticks labelled with the plain values, and a
+    /// dashed line at <paramref name="limit"/> when given.
+    /// </summary>
+    private static string LogLines(
         string dir, string file, string title, IReadOnlyList<StepResult> rows, Func<StepResult, double> y, string yLabel, double limit = double.NaN)
     {
         var plot = new ScottPlot.Plot();
         if (!double.IsNaN(limit))
         {
-            var line = plot.Add.HorizontalLine(limit);
+            var line = plot.Add.HorizontalLine(Math.Log10(limit));
             line.LinePattern = ScottPlot.LinePattern.Dashed;
             line.LegendText = $"{limit:F0} ms";
         }
+        foreach (var g in rows.GroupBy(r => r.Server))
+        {
+            var points = g.OrderBy(r => r.Rate).Where(r => y(r) > 0).ToArray();
+            if (points.Length == 0)
+            {
+                continue;
+            }
+            var scatter = plot.Add.Scatter(points.Select(r => Math.Log10(r.Rate)).ToArray(), points.Select(r => Math.Log10(y(r))).ToArray());
+            scatter.LegendText = g.Key;
+            scatter.MarkerSize = 8;
+            scatter.LineWidth = 2;
+        }
+        var rates = rows.Select(r => r.Rate).Distinct().Order().ToArray();
+        plot.Axes.Bottom.TickGenerator = new ScottPlot.TickGenerators.NumericManual(
+            rates.Select(r => Math.Log10(r)).ToArray(), rates.Select(r => r.ToString(Inv)).ToArray());
+        var values = rows.Select(y).Where(v => v > 0).DefaultIfEmpty(1).ToArray();
+        var top = Math.Max(values.Max(), double.IsNaN(limit) ? 0 : limit) * 1.5;
+        var bottom = values.Min() / 1.5;
+        double[] ticks = [0.1, 0.2, 0.5, 1, 2, 5, 10, 20, 50, 100, 200, 500, 1000, 2000, 5000, 10000, 20000, 50000];
+        var shown = ticks.Where(t => t >= bottom && t <= top).ToArray();
+        plot.Axes.Left.TickGenerator = new ScottPlot.TickGenerators.NumericManual(
+            shown.Select(Math.Log10).ToArray(), shown.Select(t => t.ToString(Inv)).ToArray());
+        plot.Title(title);
+        plot.XLabel("publications per second (log scale)");
+        plot.YLabel(yLabel);
+        plot.Axes.SetLimits(
+            Math.Log10(rates[0]) - 0.1, Math.Log10(rates[^1]) + 0.1, Math.Log10(bottom), Math.Log10(top));
+        plot.ShowLegend(ScottPlot.Alignment.UpperLeft);
+        plot.SavePng(Path.Combine(dir, file), 900, 560);
+        return file;
+    }
+
+    private static string Lines(string dir, string file, string title, IReadOnlyList<StepResult> rows, Func<StepResult, double> y, string yLabel)
+    {
+        var plot = new ScottPlot.Plot();
         foreach (var g in rows.GroupBy(r => r.Server))
         {
             var points = g.OrderBy(r => r.Rate).Where(r => !double.IsNaN(y(r))).ToArray();
@@ -572,6 +614,7 @@ internal static class Charts
                 {
                     Position = i + ((s - ((series.Length - 1) / 2.0)) * width),
                     Value = double.IsNaN(v) ? 0 : v,
+                    Label = double.IsNaN(v) ? "n/a" : v.ToString(v >= 100 ? "F0" : "0.##", Inv),
                     Size = width * 0.9,
                     FillColor = palette.GetColor(s),
                 });
