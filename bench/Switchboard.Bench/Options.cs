@@ -42,6 +42,8 @@ internal sealed class Options
     public IReadOnlyList<string> Transports { get; private set; } = ClientTransports.Names;
     /// <summary>The transports scenario's idle connections per transport (memory per idle connection).</summary>
     public int IdleConnections { get; private set; } = 2000;
+    /// <summary>The transports scenario's comparison rate (null: its default).</summary>
+    public int? ModerateRate { get; private set; }
 
     // Hidden: a generator worker process (idle scenario), started by the bench itself.
     public string? Worker { get; private set; }
@@ -84,10 +86,10 @@ internal sealed class Options
             transports          Switchboard only, one fresh server per transport in --transports: --subscribers
                                 (1000) of one channel with history (--history, default 1000 here); warm-up;
                                 --idle-connections (2000) more on another channel, RSS before/after --quiet →
-                                KiB per idle connection; then a ladder over --rates (50,100,200,500,1000,2000)
+                                KiB per idle connection; then a ladder over --rates (10,20,50,100,200,500,1000)
                                 × --duration (5) s that stops at the first step with p99 ≥ 50 ms, a loss, a
-                                duplicate or a disconnect. Latency is compared at the first rate; bytes the
-                                subscribers read/write on their sockets and server CPU per delivery per step
+                                duplicate or a disconnect. Latency, bytes the subscribers read/write on their
+                                sockets and server CPU per delivery are compared at --moderate-rate
           --servers LIST        switchboard,signalr,socketio (default: these three, in that order); also
                                 nchan (nginx + Nchan), and signalr-redis, socketio-redis, nchan-redis (each
                                 with its Redis backplane and a redis-server of its own on the server core);
@@ -99,6 +101,8 @@ internal sealed class Options
           --transports LIST     websocket,protobuf,http_stream,sse,long_poll (default: all, in this order);
                                 given alone it implies --scenario transports (and --servers switchboard)
           --idle-connections N  transports: idle connections per transport for memory (default 2000; 0: skip)
+          --moderate-rate N     transports: the rate latency, bytes and CPU are compared at (default: the
+                                second of --rates); measured even when the ladder stopped below it
           --channels N          rooms for many-channels and idle (default 100)
           --rates LIST          publications per second, one step each (default: per scenario, above)
           --duration S          seconds of publishing per step, or of churn (default 10; slow-clients 30)
@@ -176,6 +180,7 @@ internal sealed class Options
                     transportsSet = true;
                     break;
                 case "--idle-connections": o.IdleConnections = NonNegativeInt(a, Next()); break;
+                case "--moderate-rate": o.ModerateRate = PositiveInt(a, Next()); break;
                 case "--rates":
                     o.RatesSet = Next().Split(',', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries)
                         .Select(r => PositiveInt(a, r)).ToArray();

@@ -215,7 +215,7 @@ internal static class Report
                 break;
             case "transports":
                 AppendTable(sb, TransportColumns, rows.Transports);
-                sb.AppendLine().AppendLine("Ladder steps (the first is the moderate rate; a transport's ladder ends at its first failing step):").AppendLine();
+                sb.AppendLine().AppendLine("Steps: each transport's ladder ends at its first failing step; a \"comparison\" step measures the moderate rate when the ladder stopped below it.").AppendLine();
                 var transportSteps = rows.Steps.Where(r => r.Scenario == scenario).ToList();
                 AppendTable(sb, StepColumns(scenario, transportSteps), transportSteps);
                 break;
@@ -254,6 +254,10 @@ internal static class Report
         if (scenario == "slow-clients")
         {
             columns.Add(new("step", r => r.Phase));
+        }
+        if (scenario == "transports")
+        {
+            columns.Add(new("step", r => r.Phase.Length > 0 ? r.Phase : "ladder", false));
         }
         if (scenario is not "broadcast" and not "transports")
         {

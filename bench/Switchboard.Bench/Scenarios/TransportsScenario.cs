@@ -25,7 +25,10 @@ internal sealed class TransportsScenario(ScenarioContext context) : Scenario(con
 
     private int SubscriberCount => Options.SubscribersSet ?? 1000;
 
-    private IReadOnlyList<int> Rates => Options.RatesSet ?? [50, 100, 200, 500, 1000, 2000];
+    private IReadOnlyList<int> Rates => Options.RatesSet ?? [10, 20, 50, 100, 200, 500, 1000];
+
+    /// <summary>The rate the latency, bytes and CPU columns compare at (default: the ladder's second rate, or its only one).</summary>
+    private int ModerateRate => Options.ModerateRate ?? (Rates.Count > 1 ? Rates[1] : Rates[0]);
 
     private int Seconds => Options.DurationSet ?? 5;
 
@@ -35,7 +38,7 @@ internal sealed class TransportsScenario(ScenarioContext context) : Scenario(con
 
     public override string Describe() =>
         $"transports ({string.Join(", ", Transports)}): 1 channel with history ({HistorySize}) × {SubscriberCount} subscribers, " +
-        $"ladder {string.Join(", ", Rates)} pubs/s × {Seconds} s until p99 ≥ {P99LimitMs} ms or a loss; " +
+        $"ladder {string.Join(", ", Rates)} pubs/s × {Seconds} s until p99 ≥ {P99LimitMs} ms or a loss, compared at {ModerateRate}/s; " +
         $"{Options.IdleConnections} idle connections per transport for memory";
 
     public override async Task RunAsync(ServerKind kind, int repeat, CancellationToken ct)
@@ -102,7 +105,7 @@ internal sealed class TransportsScenario(ScenarioContext context) : Scenario(con
 
         if (Options.WarmupSeconds > 0)
         {
-            var warmupRate = Options.WarmupRate > 0 ? Options.WarmupRate : Rates[0];
+            var warmupRate = Options.WarmupRate > 0 ? Options.WarmupRate : ModerateRate;
             Reporter.Advance($"{tag}: warm-up {warmupRate}/s × {Options.WarmupSeconds} s (not measured)", 0);
             await session.RunStepAsync(new StepSpec(Name, "warm-up", warmupRate, Options.WarmupSeconds, repeat, 0), ct);
         }
@@ -135,7 +138,17 @@ internal sealed class TransportsScenario(ScenarioContext context) : Scenario(con
             }
         }
 
-        var moderate = steps[0];
+        var moderate = steps.FirstOrDefault(s => s.Rate == ModerateRate);
+        if (moderate is null)
+        {
+            // The ladder stopped below the moderate rate: measure it anyway (outside the ladder), so
+            // that every transport has the comparison columns.
+            await session.EnsureConnectedAsync(ct);
+            Reporter.Advance($"{tag}: {ModerateRate} pubs/s × {Seconds} s (the comparison rate, above where the ladder stopped)", 0);
+            moderate = await session.RunStepAsync(new StepSpec(Name, "comparison", ModerateRate, Seconds, repeat, 0), ct) with { Server = transport };
+            Context.Results.Add(moderate);
+            Reporter.Log($"{tag} {ModerateRate}/s: {PublishSession.Describe(moderate)}");
+        }
         var passed = steps.Where(s => Failed(s) is null).ToList();
         var best = passed.Count > 0 ? passed[^1] : null;
         var result = new TransportResult
@@ -163,9 +176,9 @@ internal sealed class TransportsScenario(ScenarioContext context) : Scenario(con
             IdleRssBeforeMiB = idle.RssBefore,
             IdleRssAfterMiB = idle.RssAfter,
             KiBPerIdleConnection = idle.Joined > 0 ? (idle.RssAfter - idle.RssBefore) * 1024 / idle.Joined : double.NaN,
-            Lost = steps.Sum(s => s.Lost),
-            Duplicates = steps.Sum(s => s.Duplicates),
-            Disconnects = steps.Sum(s => s.Disconnects),
+            Lost = steps.Append(moderate).Distinct().Sum(s => s.Lost),
+            Duplicates = steps.Append(moderate).Distinct().Sum(s => s.Duplicates),
+            Disconnects = steps.Append(moderate).Distinct().Sum(s => s.Disconnects),
             GeneratorCpuPercent = moderate.GeneratorCpuPercent,
             GeneratorSaturated = moderate.GeneratorSaturated,
         };
