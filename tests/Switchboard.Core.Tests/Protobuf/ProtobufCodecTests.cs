@@ -1,5 +1,6 @@
 using Switchboard.Protocol;
-using static Switchboard.Core.Tests.Protobuf.Pb;
+using Switchboard.Testing;
+using static Switchboard.Testing.ProtoWire;
 
 namespace Switchboard.Core.Tests.Protobuf;
 
@@ -213,7 +214,7 @@ public class ProtobufCodecTests
         Assert.Equal(("cid", "v1", true, 60UL), (c.S(1), c.S(2), c.B(3), c.U(4)));
         Assert.Equal("{\"hello\":true}", c.S(5));
         Assert.Equal((25UL, true, "s", "n", 1234L), (c.U(7), c.B(8), c.S(9), c.S(10), c.L(11)));
-        var sub = Pb.Parse(c.Map(6)["news"]);
+        var sub = ProtoWire.Parse(c.Map(6)["news"]);
         Assert.Equal((true, "ep", true, 3UL, true, true), (sub.B(3), sub.S(6), sub.B(8), sub.U(9), sub.B(10), sub.B(12)));
         var p = Assert.Single(sub.Ms(7));
         Assert.Equal(("{\"t\":1}", 3UL, 1_700_000_000_000L), (p.S(4), p.U(6), p.L(9)));
@@ -236,7 +237,7 @@ public class ProtobufCodecTests
         Assert.Equal([1, 8], Reply(new Reply { Id = 4, Publish = new PublishResult() }).Numbers);
 
         var presence = Reply(new Reply { Id = 5, Presence = new PresenceResult { Presence = new() { ["c1"] = new ClientInfo { User = "u1", Client = "c1" } } } }).M(9);
-        Assert.Equal(("u1", "c1"), (Pb.Parse(presence.Map(1)["c1"]).S(1), Pb.Parse(presence.Map(1)["c1"]).S(2)));
+        Assert.Equal(("u1", "c1"), (ProtoWire.Parse(presence.Map(1)["c1"]).S(1), ProtoWire.Parse(presence.Map(1)["c1"]).S(2)));
 
         var stats = Reply(new Reply { Id = 6, PresenceStats = new PresenceStatsResult { NumClients = 3, NumUsers = 2 } }).M(10);
         Assert.Equal((3UL, 2UL), (stats.U(1), stats.U(2)));
@@ -276,7 +277,7 @@ public class ProtobufCodecTests
         // The Connect push numbers data/subs/expires/ttl differently from ConnectResult.
         var connect = Push(new Push { Connect = new ConnectResult { Client = "c", Version = "v", Data = RawJson.Parse("1"), Expires = true, Ttl = 7, Ping = 25, Pong = true, Subs = new() { ["s"] = new SubscribeResult { Offset = 1 } } } }).M(10);
         Assert.Equal(("c", "v", "1", true, 7UL, 25UL, true), (connect.S(1), connect.S(2), connect.S(3), connect.B(5), connect.U(6), connect.U(7), connect.B(8)));
-        Assert.Equal(1UL, Pb.Parse(connect.Map(4)["s"]).U(9));
+        Assert.Equal(1UL, ProtoWire.Parse(connect.Map(4)["s"]).U(9));
 
         var disconnect = Push(new Push { Disconnect = new DisconnectPush { Code = 3001, Reason = "shutdown", Reconnect = true } }).M(11);
         Assert.Equal((3001UL, "shutdown", true), (disconnect.U(1), disconnect.S(2), disconnect.B(3)));

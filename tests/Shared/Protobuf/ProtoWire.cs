@@ -1,12 +1,13 @@
 using Google.Protobuf;
+using Xunit;
 
-namespace Switchboard.Core.Tests.Protobuf;
+namespace Switchboard.Testing;
 
 /// <summary>
 /// Builds and reads Protobuf bytes with Google.Protobuf's CodedOutputStream and CodedInputStream:
 /// an implementation independent of the server's codec, to check it against.
 /// </summary>
-internal static class Pb
+internal static class ProtoWire
 {
     /// <summary>A message from (field, value) pairs: uint/ulong/int/long/bool as varints, string, byte[] (bytes or a nested message).</summary>
     public static byte[] Msg(params (int Field, object Value)[] fields)
@@ -108,9 +109,9 @@ internal sealed class Fields
 
     public string S(int field) => System.Text.Encoding.UTF8.GetString(Bytes(field));
 
-    public Fields M(int field) => Pb.Parse(Bytes(field));
+    public Fields M(int field) => ProtoWire.Parse(Bytes(field));
 
-    public List<Fields> Ms(int field) => _values.TryGetValue(field, out var v) ? v.Select(x => Pb.Parse((byte[])x)).ToList() : [];
+    public List<Fields> Ms(int field) => _values.TryGetValue(field, out var v) ? v.Select(x => ProtoWire.Parse((byte[])x)).ToList() : [];
 
     /// <summary>A map field's entries (key = 1, value = 2 as raw bytes).</summary>
     public Dictionary<string, byte[]> Map(int field) => Ms(field).ToDictionary(e => e.S(1), e => e.Bytes(2));
