@@ -58,6 +58,7 @@ public sealed class ProtobufWebSocketTests(BothWebSocketPaths servers) : IClassF
         var rpc = await client.CommandAsync((13, ProtoWire.Msg((2, "echo"), (1, Utf8("{\"x\":[1,2]}")))));
         Assert.Equal(Echo("{\"x\":[1,2]}"), rpc.M(13).S(1));
         Assert.All(client.Kinds, kind => Assert.Equal(WebSocketMessageType.Binary, kind));
+        Assert.Contains(servers.For(fastPath).Node.ConnectionsByTransport(), m => (string?)m.Tags[0].Value == "websocket_protobuf");
     }
 
     [Theory]
