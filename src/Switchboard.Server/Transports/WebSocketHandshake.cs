@@ -110,7 +110,8 @@ internal static class WebSocketHandshake
             else if (name.EqualsIgnoreCase("Sec-WebSocket-Protocol"u8))
             {
                 // The header may be repeated; any mention of the Protobuf subprotocol selects it.
-                protobuf |= HasToken(value, ProtobufSubprotocolUtf8);
+                // Subprotocol names are case-sensitive (RFC 6455 §11.3.4), as on the ASP.NET path.
+                protobuf |= HasToken(value, ProtobufSubprotocolUtf8, ignoreCase: false);
             }
             else if (name.EqualsIgnoreCase("Transfer-Encoding"u8) || name.EqualsIgnoreCase("Content-Length"u8))
             {
@@ -163,13 +164,13 @@ internal static class WebSocketHandshake
     }
 
     // A comma-separated header value contains the token, case-insensitively.
-    private static bool HasToken(ReadOnlySpan<byte> value, ReadOnlySpan<byte> token)
+    private static bool HasToken(ReadOnlySpan<byte> value, ReadOnlySpan<byte> token, bool ignoreCase = true)
     {
         while (!value.IsEmpty)
         {
             var comma = value.IndexOf((byte)',');
             var item = (comma < 0 ? value : value[..comma]).Trim((byte)' ').Trim((byte)'\t');
-            if (item.EqualsIgnoreCase(token))
+            if (ignoreCase ? item.EqualsIgnoreCase(token) : item.SequenceEqual(token))
             {
                 return true;
             }

@@ -67,7 +67,8 @@ internal sealed class ProtobufClient : IAsyncDisposable
         }
         catch (WebSocketException)
         {
-            _closed.TrySetResult(null);
+            // A close frame may have arrived before the connection broke off.
+            _closed.TrySetResult((int?)_socket.CloseStatus);
         }
         _messages.Writer.TryComplete();
     }
@@ -128,6 +129,9 @@ internal sealed class ProtobufClient : IAsyncDisposable
             return message.M(4);
         }
     }
+
+    /// <summary>Messages received and not taken by <see cref="ReplyAsync"/> or <see cref="NextPushAsync"/>.</summary>
+    public IReadOnlyList<Fields> Unclaimed => _pending;
 
     public Task<int?> ClosedAsync() => _closed.Task.WaitAsync(Timeout);
 

@@ -166,4 +166,64 @@ public sealed class ProtobufWebSocketTests(BothWebSocketPaths servers) : IClassF
         Assert.Equal(Echo("\"a\""), (await client.ReplyAsync(10)).M(13).S(1));
         Assert.Equal(Echo("\"b\""), (await client.ReplyAsync(11)).M(13).S(1));
     }
+
+    [Fact]
+    public async Task Mutated_protobuf_frames_get_documented_answers_and_leave_a_subscriber_whole()
+    {
+        var server = servers.FastPath;
+        var random = new Random(7_2026);
+        await using var subscriber = await ConnectAsync(server);
+        await subscriber.CommandAsync((5, ProtoWire.Msg((1, "plain:fuzz-steady"))));
+        var commands = new[]
+        {
+            ProtoWire.Msg((1, 1u), (5, ProtoWire.Msg((1, "plain:fuzz"), (3, true), (6, "e"), (7, 3UL)))),
+            ProtoWire.Msg((1, 2u), (7, ProtoWire.Msg((1, "plain:fuzz"), (2, Utf8("{\"a\":[1,{\"b\":null}]}"))))),
+            ProtoWire.Msg((1, 3u), (13, ProtoWire.Msg((2, "echo"), (1, Utf8("[1,2,3]"))))),
+            ProtoWire.Msg((1, 4u), (10, ProtoWire.Msg((1, "plain:fuzz"), (7, 5), (8, ProtoWire.Msg((1, 1UL), (2, "e")))))),
+            ProtoWire.Msg((1, 5u), (6, ProtoWire.Msg((1, "plain:fuzz")))),
+            ProtoWire.Msg((12, ProtoWire.Msg((1, Utf8("{}"))))),
+        };
+        ProtobufClient? hostile = null;
+        var closes = 0;
+        for (var i = 0; i < 1_500; i++)
+        {
+            hostile ??= await ConnectAsync(server);
+            var frame = ProtoWire.Frame(commands[random.Next(commands.Length)], commands[random.Next(commands.Length)]);
+            for (var n = random.Next(0, 4); n > 0; n--)
+            {
+                frame[random.Next(frame.Length)] = (byte)random.Next(256);
+            }
+            frame = frame[..random.Next(1, frame.Length + 1)];
+            // A barrier after the frame: once its answer is in, every reply to the frame is too.
+            var barrier = (uint)(1_000_000 + i);
+            try
+            {
+                await hostile.SendAsync(frame);
+                await hostile.SendAsync(ProtoWire.Frame(ProtoWire.Msg((1, barrier), (13, ProtoWire.Msg((2, "echo"))))));
+                await hostile.ReplyAsync(barrier);
+            }
+            catch (Exception e) when (e is System.Threading.Channels.ChannelClosedException or WebSocketException)
+            {
+                // Closed by the server (a send may fail once its close has arrived).
+                Assert.Contains(await hostile.ClosedAsync(), new int?[] { 3501, 3013 });
+                closes++;
+                await hostile.DisposeAsync();
+                hostile = null;
+                continue;
+            }
+            foreach (var reply in hostile.Unclaimed.Where(m => m.Has(2)))
+            {
+                Assert.Contains(reply.M(2).U(1), new ulong[] { 102, 103, 104, 107, 108, 109, 111 });
+            }
+        }
+        if (hostile is not null)
+        {
+            await hostile.DisposeAsync();
+        }
+        Assert.InRange(closes, 1, 1_499); // both outcomes were exercised
+        using var api = server.Api();
+        await Api.PostAsync(api, "publish", "{\"channel\":\"plain:fuzz-steady\",\"data\":{\"ok\":true}}");
+        Assert.Equal("{\"ok\":true}", (await subscriber.NextPushAsync()).M(4).S(4));
+        Assert.Empty(server.Errors.Entries);
+    }
 }
