@@ -100,6 +100,20 @@ public class ProtobufCodecTests
         Assert.Equal((3u, "ch"), (command.Id, command.Unsubscribe!.Channel));
     }
 
+    [Fact]
+    public void A_deeply_nested_unknown_field_is_skipped_whole_without_being_parsed()
+    {
+        // 5,000 levels of messages inside an unknown field of a subscribe request (a tag filter
+        // tree, say): skipped by its length, so nesting costs no recursion and no stack.
+        var nested = ProtoWire.Msg((1, "leaf"));
+        for (var i = 0; i < 5_000; i++)
+        {
+            nested = ProtoWire.Msg((6, nested));
+        }
+        var command = One((1, 1u), (5, ProtoWire.Msg((1, "ch"), (13, nested))));
+        Assert.Equal("ch", command.Subscribe!.Channel);
+    }
+
     [Theory]
     [InlineData("{\"a\":")]
     [InlineData("not json")]

@@ -7,7 +7,9 @@ namespace Switchboard.Protocol.Protobuf;
 /// <c>centrifugal.centrifuge.protocol</c>, <c>client.proto</c>) into the same DTOs the JSON codec
 /// fills. Fields this server does not implement are skipped, as Protobuf allows; a known field
 /// with the wrong wire type is malformed (3501). Data fields are bytes in Protobuf and must hold
-/// one JSON value here (see <see cref="Data"/>).
+/// one JSON value here (see <see cref="Data"/>). Nesting is bounded by the schema (a command, its
+/// request, a map entry, a subscribe request): unknown fields are skipped by their length, never
+/// parsed, so no input recurses deeper.
 /// </summary>
 internal static class ProtobufCommandDecoder
 {
