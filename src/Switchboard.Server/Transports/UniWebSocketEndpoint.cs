@@ -90,12 +90,19 @@ internal static class UniWebSocketEndpoint
     // (a close frame instead of a request, a message too big, not one JSON object, not text).
     private static async Task<bool> ReadConnectAsync(WebSocket socket, Client client, int maxMessageBytes, CancellationToken ct)
     {
+        // Until the request starts to arrive the connection holds no buffer (a zero-byte receive
+        // returns once a frame header is in); one that never sends is closed by the connect
+        // timeout (3502).
+        var received = await socket.ReceiveAsync(Memory<byte>.Empty, ct).ConfigureAwait(false);
+        if (received.MessageType == WebSocketMessageType.Close)
+        {
+            return false;
+        }
         var buffer = ArrayPool<byte>.Shared.Rent(maxMessageBytes);
         try
         {
             var length = 0;
-            ValueWebSocketReceiveResult received;
-            do
+            while (!received.EndOfMessage)
             {
                 if (length == maxMessageBytes)
                 {
@@ -104,8 +111,11 @@ internal static class UniWebSocketEndpoint
                 }
                 received = await socket.ReceiveAsync(buffer.AsMemory(length, maxMessageBytes - length), ct).ConfigureAwait(false);
                 length += received.Count;
+                if (received.MessageType == WebSocketMessageType.Close)
+                {
+                    break;
+                }
             }
-            while (!received.EndOfMessage && received.MessageType != WebSocketMessageType.Close);
             if (received.MessageType == WebSocketMessageType.Close)
             {
                 return false;

@@ -117,6 +117,25 @@ public sealed class UniWebSocketTests(UniServer fixture) : IClassFixture<UniServ
     }
 
     [Fact]
+    public async Task A_client_that_never_sends_its_connect_request_is_closed_with_3502()
+    {
+        await using var client = await UniClient.OpenAsync(Server);
+        for (var second = 0; second <= 10; second++)
+        {
+            Server.Time.Advance(TimeSpan.FromSeconds(1)); // the heartbeat sweeps once a second
+        }
+        Assert.Equal(3502, await client.ClosedAsync());
+    }
+
+    [Fact]
+    public async Task An_empty_connect_request_closes_with_3501()
+    {
+        await using var client = await UniClient.OpenAsync(Server);
+        await client.SendAsync("");
+        Assert.Equal(3501, await client.ClosedAsync());
+    }
+
+    [Fact]
     public async Task A_binary_connect_request_closes_with_3501()
     {
         await using var client = await UniClient.OpenAsync(Server);
