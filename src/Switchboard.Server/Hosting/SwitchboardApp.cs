@@ -155,6 +155,7 @@ public static class SwitchboardApp
         app.UseRateLimiter();
         Identity.SwitchboardIdentity.MapSwitchboardIdentity(app);
         app.MapWebSocketTransport();
+        app.MapLongPollTransport();
         app.MapServerApi();
         app.MapOpenApi();
         app.MapScalarApiReference("/docs", o => o.WithTitle("Switchboard API"));
