@@ -1,6 +1,7 @@
 using System.Buffers;
 using System.Text.Json;
 using Microsoft.AspNetCore.Connections;
+using Microsoft.Extensions.Logging;
 using Switchboard.Auth;
 using Switchboard.Protocol;
 using Switchboard.Sessions;
@@ -12,7 +13,7 @@ namespace Switchboard.Server.Transports;
 /// polling transport — origin check, CORS, drain and connection cap, the body limit, error
 /// statuses. The polling itself is <see cref="LongPoll"/>. See docs/long-polling.md.
 /// </summary>
-internal static class LongPollEndpoint
+internal static partial class LongPollEndpoint
 {
     public const string Path = "/connection/long_poll";
 
@@ -94,6 +95,14 @@ internal static class LongPollEndpoint
         {
             return; // the client went away: nobody to answer
         }
+#pragma warning disable CA1031 // one failed poll answers 500 and harms no one else
+        catch (Exception e)
+#pragma warning restore CA1031
+        {
+            Log.PollFailed(node.Logger, e);
+            await WriteErrorAsync(context, node, StatusCodes.Status500InternalServerError, ErrorCodes.Internal, "internal server error", true).ConfigureAwait(false);
+            return;
+        }
         response.StatusCode = StatusCodes.Status200OK;
         response.ContentType = "application/json";
         await using var writer = new Utf8JsonWriter(response.BodyWriter);
@@ -155,5 +164,11 @@ internal static class LongPollEndpoint
             return;
         }
         node.Metrics.BytesOut(LongPoll.TransportName, writer.BytesCommitted);
+    }
+
+    private static partial class Log
+    {
+        [LoggerMessage(EventId = 162, Level = LogLevel.Error, Message = "A long poll failed")]
+        public static partial void PollFailed(ILogger logger, Exception error);
     }
 }

@@ -371,6 +371,20 @@ public sealed class LongPollTests
         Assert.Contains("POST", answer.Headers.GetValues("Access-Control-Allow-Methods").Single(), StringComparison.Ordinal);
     }
 
+    [Theory]
+    [InlineData("--Switchboard:LongPoll:MaxChannels=0", "Switchboard:LongPoll:MaxChannels")]
+    [InlineData("--Switchboard:LongPoll:MaxTimeout=-00:00:01", "Switchboard:LongPoll:MaxTimeout")]
+    [InlineData("--Switchboard:LongPoll:MaxBodyBytes=10", "Switchboard:LongPoll:MaxBodyBytes")]
+    [InlineData("--Switchboard:LongPoll:MaxPublications=0", "Switchboard:LongPoll:MaxPublications")]
+    [InlineData("--Switchboard:LongPoll:MaxTimout=00:00:10", "Switchboard:LongPoll:MaxTimout")]
+    [InlineData("--Switchboard:RateLimits:LongPoll:PermitLimit=-1", "Switchboard:RateLimits:LongPoll:PermitLimit")]
+    public void Bad_long_poll_settings_stop_the_server_at_start_naming_the_key(string argument, string key)
+    {
+        var e = Assert.Throws<Microsoft.Extensions.Options.OptionsValidationException>(
+            () => Switchboard.Server.Hosting.SwitchboardApp.Build([.. InProcessServer.Arguments, argument]));
+        Assert.Contains(key, string.Join("\n", e.Failures), StringComparison.Ordinal);
+    }
+
     [Fact]
     public async Task Polls_past_the_rate_limit_of_an_address_get_429()
     {
