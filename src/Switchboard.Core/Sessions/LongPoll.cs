@@ -36,12 +36,20 @@ internal sealed partial class LongPoll(Node node)
         {
             throw new ProtocolException(ErrorCodes.LimitExceeded, $"channels: at most {options.MaxChannels} per poll");
         }
-        var (user, connInfo) = await ValidateConnectionAsync(request.Token, aborted).ConfigureAwait(false);
+        var (user, connInfo, expiresAt) = await ValidateConnectionAsync(request.Token, aborted).ConfigureAwait(false);
         var context = new ClientContext(Guid.NewGuid().ToString(), user, connInfo, TransportName);
         var channels = new List<PolledChannel>(requested.Count);
         foreach (var (name, position) in requested)
         {
-            channels.Add(await AuthorizeAsync(name, position, context, aborted).ConfigureAwait(false));
+            var channel = await AuthorizeAsync(name, position, context, aborted).ConfigureAwait(false);
+            channels.Add(channel);
+            expiresAt = Earliest(expiresAt, channel.TokenExpiresAt);
+        }
+        if (expiresAt is { } expiry)
+        {
+            // A poll never outlives its tokens: the next one is told they expired (109).
+            var left = expiry - node.Time.GetUtcNow();
+            timeout = left < timeout ? (left > TimeSpan.Zero ? left : TimeSpan.Zero) : timeout;
         }
 
         // A channel with no position is answered at once (its starting point); so is a poll that may not wait.
@@ -102,6 +110,9 @@ internal sealed partial class LongPoll(Node node)
         }
     }
 
+    private static DateTimeOffset? Earliest(DateTimeOffset? a, DateTimeOffset? b)
+        => a is null ? b : b is null ? a : a < b ? a : b;
+
     private static TimeSpan CheckTimeout(long? timeoutMs, TimeSpan max)
     {
         if (timeoutMs is null)
@@ -117,7 +128,7 @@ internal sealed partial class LongPoll(Node node)
     }
 
     // The connection token, checked on every poll exactly as at connect: signature, claims, revocation, expiry.
-    private async Task<(string User, RawJson Info)> ValidateConnectionAsync(string? token, CancellationToken ct)
+    private async Task<(string User, RawJson Info, DateTimeOffset? ExpiresAt)> ValidateConnectionAsync(string? token, CancellationToken ct)
     {
         if (string.IsNullOrEmpty(token))
         {
@@ -125,7 +136,7 @@ internal sealed partial class LongPoll(Node node)
             {
                 throw InvalidToken("token required");
             }
-            return ("", default);
+            return ("", default, null);
         }
         ConnectToken validated;
         try
@@ -145,7 +156,7 @@ internal sealed partial class LongPoll(Node node)
         {
             throw TokenExpired();
         }
-        return (validated.User, validated.Info);
+        return (validated.User, validated.Info, validated.ExpireAt);
     }
 
     // A channel is authorized like a client-side subscribe, and must have a stream.
@@ -165,9 +176,10 @@ internal sealed partial class LongPoll(Node node)
             }
             since = new StreamPosition { Epoch = position.Epoch, Offset = position.Offset ?? 0 };
         }
+        DateTimeOffset? tokenExpiresAt = null;
         if (!string.IsNullOrEmpty(position?.Token))
         {
-            await ValidateSubscriptionTokenAsync(position.Token, rule.Channel, context.User, ct).ConfigureAwait(false);
+            tokenExpiresAt = await ValidateSubscriptionTokenAsync(position.Token, rule.Channel, context.User, ct).ConfigureAwait(false);
         }
         else if (!ChannelPolicy.CanSubscribeWithoutToken(rule, context.User))
         {
@@ -185,10 +197,10 @@ internal sealed partial class LongPoll(Node node)
                 }
             }
         }
-        return new PolledChannel(rule, since);
+        return new PolledChannel(rule, since, tokenExpiresAt);
     }
 
-    private async Task ValidateSubscriptionTokenAsync(string token, string channel, string user, CancellationToken ct)
+    private async Task<DateTimeOffset?> ValidateSubscriptionTokenAsync(string token, string channel, string user, CancellationToken ct)
     {
         SubscribeToken validated;
         try
@@ -212,6 +224,7 @@ internal sealed partial class LongPoll(Node node)
         {
             throw TokenExpired();
         }
+        return validated.ExpireAt;
     }
 
     private static ProtocolException InvalidToken(string message) => new(DisconnectCodes.InvalidToken, message);
@@ -295,7 +308,7 @@ internal sealed partial class LongPoll(Node node)
         return new LongPollChannelAnswer { Epoch = position.Epoch, Offset = position.Offset, Recovered = false };
     }
 
-    private sealed record PolledChannel(ChannelRule Rule, StreamPosition? Since);
+    private sealed record PolledChannel(ChannelRule Rule, StreamPosition? Since, DateTimeOffset? TokenExpiresAt);
 
     private static partial class Log
     {

@@ -266,6 +266,26 @@ public sealed class LongPollTests
     }
 
     [Fact]
+    public async Task A_poll_waits_no_longer_than_its_token_lives()
+    {
+        await using var server = await LongPollServers.StartAsync("--Switchboard:Client:AllowAnonymousConnectWithoutToken=false");
+        var channel = Channel("lp");
+        var token = Tokens.Connection("ann", server.Time.GetUtcNow(), ttlSeconds: 10);
+        var (_, start) = await LongPollClient.SendAsync(server.BaseAddress, $"{{\"token\":\"{token}\",\"channels\":{{\"{channel}\":{{}}}}}}");
+        var epoch = start.GetProperty("channels").GetProperty(channel).GetProperty("epoch").GetString();
+        var body = $"{{\"token\":\"{token}\",\"channels\":{{\"{channel}\":{{\"epoch\":\"{epoch}\",\"offset\":0}}}},\"timeout_ms\":25000}}";
+
+        var poll = LongPollClient.SendAsync(server.BaseAddress, body);
+        await Poll.UntilAsync(() => Task.FromResult(server.Node.Hub.Waiters.PollCount == 1), "the poll waits");
+        server.Time.Advance(TimeSpan.FromSeconds(10));
+        var (status, _) = await poll.WaitAsync(TimeSpan.FromSeconds(20)); // 15 s before its own timeout
+        Assert.Equal(HttpStatusCode.OK, status);
+        var (expired, answer) = await LongPollClient.SendAsync(server.BaseAddress, body);
+        Assert.Equal(HttpStatusCode.Unauthorized, expired);
+        Assert.Equal(109u, answer.GetProperty("error").GetProperty("code").GetUInt32());
+    }
+
+    [Fact]
     public async Task Channel_rules_and_the_apps_authorizer_apply_to_long_polls_as_to_subscribes()
     {
         await using var server = await LongPollServers.StartAsync(
