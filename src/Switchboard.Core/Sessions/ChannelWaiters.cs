@@ -1,27 +1,82 @@
 using System.Collections.Concurrent;
+using Switchboard.Protocol;
 
 namespace Switchboard.Sessions;
 
 /// <summary>
 /// One long poll waiting for its channels: signalled by any publication in any of them (or a
-/// broker interruption), then the poll reads the streams again. Signals are not counted, only
-/// noticed: the stream, not the signal, says what arrived.
+/// broker interruption). It keeps what arrived since it was last armed, so a woken poll can
+/// usually answer without reading the streams again; when it cannot be sure it has everything
+/// (an interruption, too much arrived) it says so, and the poll reads the streams.
 /// </summary>
-internal sealed class ChannelWaiter
+internal sealed class ChannelWaiter(int maxPublications)
 {
+    private readonly Lock _lock = new();
     private TaskCompletionSource _signal = NewSignal();
+    private Dictionary<string, List<Publication>>? _arrived;
+    private bool _mustRead;
 
-    /// <summary>Completes when a publication arrived in one of the channels since the last <see cref="Rearm"/>.</summary>
-    public Task Signaled => Volatile.Read(ref _signal).Task;
-
-    /// <summary>Called on the publisher's path: completes the signal (its continuation runs elsewhere).</summary>
-    public void Signal() => Volatile.Read(ref _signal).TrySetResult();
+    /// <summary>Completes when something arrived in one of the channels since the last <see cref="Rearm"/>.</summary>
+    public Task Signaled
+    {
+        get
+        {
+            lock (_lock)
+            {
+                return _signal.Task;
+            }
+        }
+    }
 
     /// <summary>
-    /// Starts a new wait. Call it before reading the streams again: a publication that lands
-    /// between the read and the wait then completes the new signal, so it is never missed.
+    /// Called on the publisher's path with a publication of one of the channels, or with none when
+    /// the broker may have lost some. The publication and the signal it completes are taken
+    /// together under the lock, so <see cref="Rearm"/> never separates them.
     /// </summary>
-    public void Rearm() => Volatile.Write(ref _signal, NewSignal());
+    public void Signal(string channel, Publication? publication)
+    {
+        TaskCompletionSource signal;
+        lock (_lock)
+        {
+            if (publication is null)
+            {
+                _mustRead = true;
+            }
+            else if (!_mustRead)
+            {
+                _arrived ??= new Dictionary<string, List<Publication>>(StringComparer.Ordinal);
+                ref var list = ref System.Runtime.InteropServices.CollectionsMarshal.GetValueRefOrAddDefault(_arrived, channel, out _);
+                list ??= [];
+                if (list.Count >= maxPublications)
+                {
+                    _mustRead = true; // more than one answer holds: the stream has them
+                    _arrived = null;
+                }
+                else
+                {
+                    list.Add(publication);
+                }
+            }
+            signal = _signal;
+        }
+        signal.TrySetResult(); // its continuation runs elsewhere
+    }
+
+    /// <summary>
+    /// Starts a new wait and returns what arrived during the last one (per channel, in delivery
+    /// order), or <c>MustRead</c> when the streams must be read instead.
+    /// </summary>
+    public (Dictionary<string, List<Publication>>? Arrived, bool MustRead) Rearm()
+    {
+        lock (_lock)
+        {
+            var taken = (_arrived, _mustRead);
+            _arrived = null;
+            _mustRead = false;
+            _signal = NewSignal();
+            return taken;
+        }
+    }
 
     private static TaskCompletionSource NewSignal() => new(TaskCreationOptions.RunContinuationsAsynchronously);
 }
@@ -86,8 +141,11 @@ internal sealed class ChannelWaiters
         }
     }
 
-    /// <summary>Wakes every poll waiting on the channel (nothing to do, and no allocation, when none waits).</summary>
-    public void Signal(string channel)
+    /// <summary>
+    /// Wakes every poll waiting on the channel with a publication, or with none when the broker
+    /// may have lost some (nothing to do, and no allocation, when none waits).
+    /// </summary>
+    public void Signal(string channel, Publication? publication)
     {
         if (_byChannel.IsEmpty || !_byChannel.TryGetValue(channel, out var waiters))
         {
@@ -95,7 +153,7 @@ internal sealed class ChannelWaiters
         }
         foreach (var (waiter, _) in waiters)
         {
-            waiter.Signal();
+            waiter.Signal(channel, publication);
         }
     }
 }

@@ -184,7 +184,7 @@ internal sealed class Hub
     /// <summary>Fan-out: one serialization per protocol in use, the same bytes queued for every local subscriber.</summary>
     public void BroadcastPublication(string channel, Publication publication)
     {
-        Waiters.Signal(channel);
+        Waiters.Signal(channel, publication);
         var subscribers = Subscribers(channel);
         if (subscribers.Length == 0)
         {

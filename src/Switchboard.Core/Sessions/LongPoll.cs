@@ -63,7 +63,7 @@ internal sealed partial class LongPoll(Node node)
         // publication after the read signals the waiter; one before it is in what was read.
         using var timeoutCts = CancellationTokenSource.CreateLinkedTokenSource(aborted);
         var timedOut = Task.Delay(timeout, node.Time, timeoutCts.Token);
-        var waiter = new ChannelWaiter();
+        var waiter = new ChannelWaiter(options.MaxPublications);
         var hub = node.Hub;
         var registered = new List<string>(channels.Count);
         hub.Waiters.PollStarted();
@@ -74,9 +74,9 @@ internal sealed partial class LongPoll(Node node)
                 await hub.AddWaiterAsync(channel.Rule.Channel, waiter, aborted).ConfigureAwait(false);
                 registered.Add(channel.Rule.Channel);
             }
+            var answers = await ReadAllAsync(channels, aborted).ConfigureAwait(false);
             while (true)
             {
-                var answers = await ReadAllAsync(channels, aborted).ConfigureAwait(false);
                 if (answers.Exists(a => a.Answer.IsNews))
                 {
                     return answers;
@@ -88,7 +88,9 @@ internal sealed partial class LongPoll(Node node)
                     // Timed out or draining: the positions stand, the client polls again.
                     return answers;
                 }
-                waiter.Rearm();
+                var (arrived, mustRead) = waiter.Rearm();
+                answers = (mustRead ? null : Continue(answers, arrived))
+                    ?? await ReadAllAsync(channels, aborted).ConfigureAwait(false);
             }
         }
         finally
@@ -300,6 +302,54 @@ internal sealed partial class LongPoll(Node node)
             Recovered = true,
             Publications = publications,
         };
+    }
+
+    /// <summary>
+    /// The answers after a wake, from what the broker delivered while the poll waited (the waiter
+    /// was registered before the streams were read, so nothing published since the read is
+    /// missing from it). Null when that does not continue every position exactly — another
+    /// epoch, or a gap — and the streams must be read instead. Publications the read already
+    /// covered (offset at or below the position) and those kept out of history (offset 0) are skipped.
+    /// </summary>
+    private static List<(string Channel, LongPollChannelAnswer Answer)>? Continue(
+        List<(string Channel, LongPollChannelAnswer Answer)> answers, Dictionary<string, List<Publication>>? arrived)
+    {
+        if (arrived is null)
+        {
+            return answers;
+        }
+        var next = new List<(string, LongPollChannelAnswer)>(answers.Count);
+        foreach (var (channel, answer) in answers)
+        {
+            if (!arrived.TryGetValue(channel, out var publications))
+            {
+                next.Add((channel, answer));
+                continue;
+            }
+            var offset = answer.Offset;
+            var fresh = new List<Publication>(publications.Count);
+            foreach (var publication in publications)
+            {
+                if (publication.Offset <= offset)
+                {
+                    continue;
+                }
+                if (publication.Offset != offset + 1 || publication.Epoch != answer.Epoch)
+                {
+                    return null;
+                }
+                fresh.Add(publication);
+                offset = publication.Offset;
+            }
+            next.Add((channel, fresh.Count == 0 ? answer : new LongPollChannelAnswer
+            {
+                Epoch = answer.Epoch,
+                Offset = offset,
+                Recovered = true,
+                Publications = fresh,
+            }));
+        }
+        return next;
     }
 
     private LongPollChannelAnswer NotRecovered(StreamPosition position)

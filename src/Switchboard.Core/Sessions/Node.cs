@@ -250,7 +250,7 @@ internal sealed class Node : IBrokerEventHandler, IDisposable
     {
         foreach (var channel in channels)
         {
-            Hub.Waiters.Signal(channel); // waiting long polls read their streams again
+            Hub.Waiters.Signal(channel, null); // waiting long polls read their streams again
             foreach (var sub in Hub.Subscribers(channel))
             {
                 sub.Client.OnStreamInterrupted(sub);

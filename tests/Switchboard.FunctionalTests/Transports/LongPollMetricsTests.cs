@@ -28,7 +28,7 @@ public sealed class LongPollMetricsTests
         var poller = new LongPollClient(channel);
         await poller.PollAsync(server.BaseAddress, 0);
         var poll = poller.PollAsync(server.BaseAddress, 25_000);
-        await Poll.UntilAsync(() => Task.FromResult(server.Node.Hub.Waiters.PollCount == 1), "the poll waits");
+        await Poll.UntilAsync(() => Task.FromResult(server.Node.Hub.Waiters.PollCount == 1 && server.Node.Hub.Waiters.Has(channel)), "the poll waits");
 
         var during = await ScrapeAsync(server);
         Assert.Equal(1, Value(during, "switchboard_connections", "transport=\"long_poll\""));

@@ -104,7 +104,7 @@ public sealed class LongPollTests
         var startedAt = server.Time.GetUtcNow();
 
         var poll = poller.PollAsync(server.BaseAddress, 25_000);
-        await Poll.UntilAsync(() => Task.FromResult(server.Node.Hub.Waiters.PollCount == 1), "the poll waits");
+        await Poll.UntilAsync(() => Task.FromResult(server.Node.Hub.Waiters.PollCount == 1 && server.Node.Hub.Waiters.Has(channel)), "the poll waits");
         Assert.False(poll.IsCompleted);
         await LongPollServers.PublishAsync(server, channel, "{\"hello\":1}");
         await poll.WaitAsync(TimeSpan.FromSeconds(20));
@@ -112,6 +112,28 @@ public sealed class LongPollTests
         Assert.Equal([(1UL, "{\"hello\":1}")], poller.Received[channel]);
         Assert.Equal(startedAt, server.Time.GetUtcNow()); // the clock never moved: the publication woke it
         await Poll.UntilAsync(() => Task.FromResult(server.Node.Hub.Waiters.ChannelCount == 0), "the waiter is gone");
+    }
+
+    [Fact]
+    public async Task A_waiting_poll_skips_publications_kept_out_of_history_and_rereads_after_a_broker_interruption()
+    {
+        await using var server = await LongPollServers.StartAsync();
+        var channel = Channel("lp");
+        var poller = new LongPollClient(channel);
+        await poller.PollAsync(server.BaseAddress, 0);
+        var poll = poller.PollAsync(server.BaseAddress, 25_000);
+        await Poll.UntilAsync(() => Task.FromResult(server.Node.Hub.Waiters.PollCount == 1 && server.Node.Hub.Waiters.Has(channel)), "the poll waits");
+
+        // Not in the stream, so not for long polls: the poll wakes, finds nothing new and waits on.
+        using (var api = server.Api())
+        {
+            await Api.PostAsync(api, "publish", $"{{\"channel\":\"{channel}\",\"data\":{{\"skipped\":true}},\"skip_history\":true}}");
+        }
+        // The broker says it may have lost publications: the poll reads the stream again, and waits on.
+        server.Node.OnChannelsInterrupted([channel]);
+        await LongPollServers.PublishAsync(server, channel, "{\"n\":1}");
+        await poll.WaitAsync(TimeSpan.FromSeconds(20));
+        Assert.Equal([(1UL, "{\"n\":1}")], poller.Received[channel]);
     }
 
     [Fact]
@@ -128,7 +150,7 @@ public sealed class LongPollTests
         Assert.False(first.GetProperty("channels").GetProperty(channel).TryGetProperty("publications", out _));
 
         var poll = LongPollClient.SendAsync(server.BaseAddress, $"{{\"channels\":{{\"{channel}\":{{\"epoch\":\"{epoch}\",\"offset\":1}}}},\"timeout_ms\":5000}}");
-        await Poll.UntilAsync(() => Task.FromResult(server.Node.Hub.Waiters.PollCount == 1), "the poll waits");
+        await Poll.UntilAsync(() => Task.FromResult(server.Node.Hub.Waiters.PollCount == 1 && server.Node.Hub.Waiters.Has(channel)), "the poll waits");
         server.Time.Advance(TimeSpan.FromMilliseconds(4999));
         Assert.False(poll.IsCompleted);
         server.Time.Advance(TimeSpan.FromMilliseconds(1));
@@ -276,7 +298,7 @@ public sealed class LongPollTests
         var body = $"{{\"token\":\"{token}\",\"channels\":{{\"{channel}\":{{\"epoch\":\"{epoch}\",\"offset\":0}}}},\"timeout_ms\":25000}}";
 
         var poll = LongPollClient.SendAsync(server.BaseAddress, body);
-        await Poll.UntilAsync(() => Task.FromResult(server.Node.Hub.Waiters.PollCount == 1), "the poll waits");
+        await Poll.UntilAsync(() => Task.FromResult(server.Node.Hub.Waiters.PollCount == 1 && server.Node.Hub.Waiters.Has(channel)), "the poll waits");
         server.Time.Advance(TimeSpan.FromSeconds(10));
         var (status, _) = await poll.WaitAsync(TimeSpan.FromSeconds(20)); // 15 s before its own timeout
         Assert.Equal(HttpStatusCode.OK, status);
@@ -334,7 +356,7 @@ public sealed class LongPollTests
         var epoch = start.GetProperty("channels").GetProperty(channel).GetProperty("epoch").GetString();
         var body = $"{{\"channels\":{{\"{channel}\":{{\"epoch\":\"{epoch}\",\"offset\":0}}}}}}";
         var poll = LongPollClient.SendAsync(server.BaseAddress, body);
-        await Poll.UntilAsync(() => Task.FromResult(server.Node.Hub.Waiters.PollCount == 1), "the poll waits");
+        await Poll.UntilAsync(() => Task.FromResult(server.Node.Hub.Waiters.PollCount == 1 && server.Node.Hub.Waiters.Has(channel)), "the poll waits");
 
         var stopping = server.App.StopAsync();
         await server.Node.DrainStarted.WaitAsync(TimeSpan.FromSeconds(10));
