@@ -165,6 +165,12 @@ public sealed class LongPollOptions
 
     /// <summary>Largest request body in bytes (413 past it).</summary>
     public int MaxBodyBytes { get; set; } = 64 * 1024;
+
+    /// <summary>
+    /// About the most publication bytes one answer carries (at least one publication always goes);
+    /// the rest come with the next poll, answered at once.
+    /// </summary>
+    public int MaxAnswerBytes { get; set; } = 1024 * 1024;
 }
 
 /// <summary>Token validation settings.</summary>

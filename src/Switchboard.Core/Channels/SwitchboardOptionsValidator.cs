@@ -83,6 +83,10 @@ internal sealed partial class SwitchboardOptionsValidator : IValidateOptions<Swi
         {
             errors.Add($"{key}:MaxBodyBytes: must be at least 1024.");
         }
+        if (o.MaxAnswerBytes < 1024)
+        {
+            errors.Add($"{key}:MaxAnswerBytes: must be at least 1024.");
+        }
     }
 
     private static void ValidateRedis(string key, RedisOptions r, List<string> errors)

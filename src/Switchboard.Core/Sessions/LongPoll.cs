@@ -25,6 +25,50 @@ internal sealed partial class LongPoll(Node node)
     /// waiting poll with what it has.
     /// </summary>
     public async Task<List<(string Channel, LongPollChannelAnswer Answer)>> PollAsync(LongPollRequest request, Task stop, CancellationToken aborted)
+        => Trim(await PollCoreAsync(request, stop, aborted).ConfigureAwait(false), node.Options.LongPoll.MaxAnswerBytes);
+
+    /// <summary>
+    /// Keeps an answer within about <paramref name="maxBytes"/> of publications (counted by
+    /// payload and info size), always at least one publication: a channel cut short answers the
+    /// position of its last publication kept, and the next poll (answered at once) has the rest.
+    /// </summary>
+    internal static List<(string Channel, LongPollChannelAnswer Answer)> Trim(List<(string Channel, LongPollChannelAnswer Answer)> answers, int maxBytes)
+    {
+        long bytes = 0;
+        var kept = 0;
+        for (var i = 0; i < answers.Count; i++)
+        {
+            var (channel, answer) = answers[i];
+            var publications = answer.Publications;
+            var count = 0;
+            while (count < publications.Count)
+            {
+                var size = Size(publications[count]);
+                if (kept > 0 && bytes + size > maxBytes)
+                {
+                    break;
+                }
+                bytes += size;
+                kept++;
+                count++;
+            }
+            if (count < publications.Count)
+            {
+                answers[i] = (channel, count == 0
+                    ? new LongPollChannelAnswer { Epoch = answer.Epoch, Offset = publications[0].Offset - 1, Recovered = true }
+                    : new LongPollChannelAnswer { Epoch = answer.Epoch, Offset = publications[count - 1].Offset, Recovered = true, Publications = [.. publications.Take(count)] });
+            }
+        }
+        return answers;
+    }
+
+    // What a publication adds to an answer, near enough: its JSON values plus the fields around them.
+    private static long Size(Publication publication)
+        => publication.Data.Utf8.Length + 64
+           + (publication.Info is { } info ? info.User.Length + info.Client.Length + info.ConnInfo.Utf8.Length + info.ChanInfo.Utf8.Length + 48 : 0)
+           + (publication.Tags?.Sum(t => t.Key.Length + t.Value.Length + 6) ?? 0);
+
+    private async Task<List<(string Channel, LongPollChannelAnswer Answer)>> PollCoreAsync(LongPollRequest request, Task stop, CancellationToken aborted)
     {
         var options = node.Options.LongPoll;
         var timeout = CheckTimeout(request.TimeoutMs, options.MaxTimeout);

@@ -214,6 +214,27 @@ public sealed class LongPollTests
     }
 
     [Fact]
+    public async Task An_answer_carries_about_max_answer_bytes_and_the_next_polls_the_rest()
+    {
+        await using var server = await LongPollServers.StartAsync("--Switchboard:LongPoll:MaxAnswerBytes=2048");
+        var channel = Channel("lp");
+        var poller = new LongPollClient(channel);
+        await poller.PollAsync(server.BaseAddress, 0);
+        var payload = new string('x', 500);
+        for (var i = 1; i <= 10; i++)
+        {
+            await LongPollServers.PublishAsync(server, channel, $"{{\"n\":{i},\"pad\":\"{payload}\"}}");
+        }
+        await poller.PollAsync(server.BaseAddress, 0);
+        Assert.Equal(3, poller.Count); // 3 × (500 bytes and the fields around them) fit in 2048
+        while (poller.Count < 10 && poller.Polls < 20)
+        {
+            await poller.PollAsync(server.BaseAddress, 0);
+        }
+        Assert.Equal(Enumerable.Range(1, 10).Select(i => (ulong)i), poller.Received[channel].Select(r => r.Offset));
+    }
+
+    [Fact]
     public async Task Hostile_or_malformed_polls_are_refused_with_a_status_a_code_and_a_message()
     {
         await using var server = await LongPollServers.StartAsync();
@@ -418,6 +439,7 @@ public sealed class LongPollTests
     [InlineData("--Switchboard:LongPoll:MaxTimeout=-00:00:01", "Switchboard:LongPoll:MaxTimeout")]
     [InlineData("--Switchboard:LongPoll:MaxBodyBytes=10", "Switchboard:LongPoll:MaxBodyBytes")]
     [InlineData("--Switchboard:LongPoll:MaxPublications=0", "Switchboard:LongPoll:MaxPublications")]
+    [InlineData("--Switchboard:LongPoll:MaxAnswerBytes=0", "Switchboard:LongPoll:MaxAnswerBytes")]
     [InlineData("--Switchboard:LongPoll:MaxTimout=00:00:10", "Switchboard:LongPoll:MaxTimout")]
     [InlineData("--Switchboard:RateLimits:LongPoll:PermitLimit=-1", "Switchboard:RateLimits:LongPoll:PermitLimit")]
     public void Bad_long_poll_settings_stop_the_server_at_start_naming_the_key(string argument, string key)
