@@ -309,6 +309,26 @@ public sealed class LongPollTests
     }
 
     [Fact]
+    public async Task A_revoked_token_is_refused_on_the_next_poll()
+    {
+        await using var server = await LongPollServers.StartAsync("--Switchboard:Client:AllowAnonymousConnectWithoutToken=false");
+        var now = server.Time.GetUtcNow();
+        var exp = now.ToUnixTimeSeconds() + 3600;
+        var token = Tokens.Jwt($"{{\"sub\":\"amy\",\"exp\":{exp},\"jti\":\"lp-amy-1\"}}");
+        var body = $"{{\"token\":\"{token}\",\"channels\":{{\"lp:revoked\":{{}}}}}}";
+        Assert.Equal(HttpStatusCode.OK, (await LongPollClient.SendAsync(server.BaseAddress, body)).Status);
+
+        using (var api = server.Api())
+        {
+            var result = await Api.PostAsync(api, "revoke_token", $"{{\"jti\":\"lp-amy-1\",\"expire_at\":{exp}}}");
+            Assert.False(result.TryGetProperty("error", out _), result.ToString());
+        }
+        var (status, answer) = await LongPollClient.SendAsync(server.BaseAddress, body);
+        Assert.Equal(HttpStatusCode.Unauthorized, status);
+        Assert.Equal(3500u, answer.GetProperty("error").GetProperty("code").GetUInt32());
+    }
+
+    [Fact]
     public async Task A_poll_waits_no_longer_than_its_token_lives()
     {
         await using var server = await LongPollServers.StartAsync("--Switchboard:Client:AllowAnonymousConnectWithoutToken=false");
