@@ -107,7 +107,14 @@ internal static partial class LongPollEndpoint
         response.ContentType = "application/json";
         await using var writer = new Utf8JsonWriter(response.BodyWriter);
         LongPollJson.WriteAnswer(writer, answer);
-        await writer.FlushAsync(context.RequestAborted).ConfigureAwait(false);
+        try
+        {
+            await writer.FlushAsync(context.RequestAborted).ConfigureAwait(false);
+        }
+        catch (Exception e) when (e is OperationCanceledException or ConnectionAbortedException or IOException && context.RequestAborted.IsCancellationRequested)
+        {
+            return; // the client went away while the answer was on its way: it polls again from its old positions
+        }
         node.Metrics.BytesOut(LongPoll.TransportName, writer.BytesCommitted);
     }
 
