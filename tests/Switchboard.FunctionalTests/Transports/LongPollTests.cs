@@ -410,6 +410,26 @@ public sealed class LongPollTests
     }
 
     [Fact]
+    public async Task Waiting_polls_count_against_the_nodes_connection_cap()
+    {
+        await using var server = await LongPollServers.StartAsync("--Switchboard:Client:MaxConnections=1");
+        var channel = Channel("lp");
+        var poller = new LongPollClient(channel);
+        await poller.PollAsync(server.BaseAddress, 0);
+        var poll = poller.PollAsync(server.BaseAddress, 25_000);
+        await Poll.UntilAsync(() => Task.FromResult(server.Node.Hub.Waiters.PollCount == 1 && server.Node.Hub.Waiters.Has(channel)), "the poll waits");
+
+        var (status, answer) = await LongPollClient.SendAsync(server.BaseAddress, $"{{\"channels\":{{\"{channel}\":{{}}}}}}");
+        Assert.Equal(HttpStatusCode.ServiceUnavailable, status);
+        Assert.Equal(106u, answer.GetProperty("error").GetProperty("code").GetUInt32());
+        Assert.True(answer.GetProperty("error").GetProperty("temporary").GetBoolean());
+
+        await LongPollServers.PublishAsync(server, channel, "{\"n\":1}");
+        await poll.WaitAsync(TimeSpan.FromSeconds(20));
+        Assert.Equal(HttpStatusCode.OK, (await LongPollClient.SendAsync(server.BaseAddress, $"{{\"channels\":{{\"{channel}\":{{}}}}}}")).Status);
+    }
+
+    [Fact]
     public async Task New_polls_during_a_drain_get_503_with_retry_after()
     {
         await using var server = await LongPollServers.StartAsync();
