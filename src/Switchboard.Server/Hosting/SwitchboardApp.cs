@@ -156,6 +156,7 @@ public static class SwitchboardApp
         Identity.SwitchboardIdentity.MapSwitchboardIdentity(app);
         app.MapWebSocketTransport();
         app.MapUniWebSocketTransport();
+        app.MapLongPollTransport();
         app.MapServerApi();
         app.MapOpenApi();
         app.MapScalarApiReference("/docs", o => o.WithTitle("Switchboard API"));
