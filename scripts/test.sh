@@ -96,6 +96,11 @@ run_node_suite() { # name, folder: runs `npm test` there and adds its TAP counts
 log "compatibility tests (centrifuge $(node -p "require('./tests/compat/node_modules/centrifuge/package.json').version"))"
 run_node_suite compat tests/compat
 
+# The same compatibility suite over the Protobuf protocol (the client's protobuf build, WebSocket
+# subprotocol centrifuge-protobuf).
+log "compatibility tests over Protobuf"
+SWITCHBOARD_COMPAT_TRANSPORT=protobuf run_node_suite compat-protobuf tests/compat
+
 # The same compatibility suite with the Redis engine: a real redis-server on a free port, started
 # here and stopped by its pid (only the process this script started).
 log "compatibility tests on the Redis engine ($(redis-server --version | awk '{print $3}'))"

@@ -155,6 +155,8 @@ public static class SwitchboardApp
         app.UseRateLimiter();
         Identity.SwitchboardIdentity.MapSwitchboardIdentity(app);
         app.MapWebSocketTransport();
+        app.MapUniWebSocketTransport();
+        app.MapLongPollTransport();
         app.MapServerApi();
         app.MapOpenApi();
         app.MapScalarApiReference("/docs", o => o.WithTitle("Switchboard API"));
