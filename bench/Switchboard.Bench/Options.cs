@@ -83,13 +83,14 @@ internal sealed class Options
                                 127.0.0.x address; server RSS before and after --quiet (10) s → KiB/connection
             churn               --concurrency (50) loops of connect → join → close for --duration (10) s,
                                 spread over --sources (4) source addresses; connects/s, latency, server CPU
-            transports          Switchboard only, one fresh server per transport in --transports: --subscribers
-                                (1000) of one channel with history (--history, default 1000 here); warm-up;
-                                --idle-connections (2000) more on another channel, RSS before/after --quiet →
-                                KiB per idle connection; then a ladder over --rates (10,20,50,100,200,500,1000)
-                                × --duration (5) s that stops at the first step with p99 ≥ 50 ms, a loss, a
-                                duplicate or a disconnect. Latency, bytes the subscribers read/write on their
-                                sockets and server CPU per delivery are compared at --moderate-rate
+            transports          Switchboard only, per transport in --transports: --idle-connections (2000) on
+                                a server of their own, RSS before/after --quiet → KiB per idle connection;
+                                then on a fresh server --subscribers (1000) of one channel with history
+                                (--history, default 1000 here), warm-up, and a ladder over --rates
+                                (10,20,50,100,200,500,1000) × --duration (5) s that stops at the first step
+                                that fails twice in a row (p99 ≥ 50 ms, a loss, a duplicate or a disconnect).
+                                Latency, bytes the subscribers read/write on their sockets and server CPU
+                                per delivery are compared at --moderate-rate
           --servers LIST        switchboard,signalr,socketio (default: these three, in that order); also
                                 nchan (nginx + Nchan), and signalr-redis, socketio-redis, nchan-redis (each
                                 with its Redis backplane and a redis-server of its own on the server core);

@@ -215,7 +215,7 @@ internal static class Report
                 break;
             case "transports":
                 AppendTable(sb, TransportColumns, rows.Transports);
-                sb.AppendLine().AppendLine("Steps: each transport's ladder ends at its first failing step; a \"comparison\" step measures the moderate rate when the ladder stopped below it.").AppendLine();
+                sb.AppendLine().AppendLine("Steps: each transport's ladder ends at the first step that fails twice in a row (a first failure is kept as \"failed, retried\"); a \"comparison\" step measures the moderate rate when the ladder stopped below it.").AppendLine();
                 var transportSteps = rows.Steps.Where(r => r.Scenario == scenario).ToList();
                 AppendTable(sb, StepColumns(scenario, transportSteps), transportSteps);
                 break;
@@ -388,6 +388,7 @@ internal static class Report
         new("idle joined/alive", r => $"{r.IdleJoined}/{r.IdleAliveAfterQuiet}", false),
         new("KiB / idle conn", r => FOpt(r.KiBPerIdleConnection, "F1")),
         new("lost/dup/disc", r => $"{r.Lost}/{r.Duplicates}/{r.Disconnects}"),
+        new("steps retried", r => r.RetriedSteps.ToString(Inv), false),
         new("gen CPU %", Gen),
     ];
 

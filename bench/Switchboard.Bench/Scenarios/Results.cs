@@ -151,6 +151,8 @@ internal sealed record TransportResult : IResultRow
     public required long Lost { get; init; }
     public required long Duplicates { get; init; }
     public required int Disconnects { get; init; }
+    /// <summary>Ladder steps that failed once and were run again (the ladder stops only at a step that fails twice in a row).</summary>
+    public required int RetriedSteps { get; init; }
     public required double GeneratorCpuPercent { get; init; }
     public required bool GeneratorSaturated { get; init; }
 }
