@@ -131,8 +131,8 @@ internal sealed record TransportResult : IResultRow
     public required double DeliveriesPerSecond { get; init; }
     /// <summary>Highest ladder rate (pubs/s) before the first step with p99 at or above the limit, a loss or a disconnect; 0: not even the first.</summary>
     public required int MaxRate { get; init; }
-    /// <summary>Every ladder step passed: the true ceiling is at or above <see cref="MaxRate"/>.</summary>
-    public required bool LadderPassed { get; init; }
+    /// <summary>The ladder's top rate: a <see cref="MaxRate"/> equal to it means every step passed (the true ceiling is at or above it).</summary>
+    public required int TopRate { get; init; }
     /// <summary>Why the ladder stopped ("p99 73.1 ms at 2000/s"), or empty.</summary>
     public required string StoppedBy { get; init; }
     public required double BytesPerDelivery { get; init; }
