@@ -155,6 +155,8 @@ public static class SwitchboardApp
         app.UseRateLimiter();
         Identity.SwitchboardIdentity.MapSwitchboardIdentity(app);
         app.MapWebSocketTransport();
+        app.MapStreamingTransports();
+        app.MapEmulationEndpoint();
         app.MapServerApi();
         app.MapOpenApi();
         app.MapScalarApiReference("/docs", o => o.WithTitle("Switchboard API"));
