@@ -96,6 +96,11 @@ run_node_suite() { # name, folder: runs `npm test` there and adds its TAP counts
 log "compatibility tests (centrifuge $(node -p "require('./tests/compat/node_modules/centrifuge/package.json').version"))"
 run_node_suite compat tests/compat
 
+# The same suite over HTTP-streaming and over SSE, each with bidirectional emulation (/emulation).
+log "compatibility tests over HTTP-streaming and SSE"
+SWITCHBOARD_COMPAT_TRANSPORT=http_stream run_node_suite compat-http-stream tests/compat
+SWITCHBOARD_COMPAT_TRANSPORT=sse run_node_suite compat-sse tests/compat
+
 # The same compatibility suite with the Redis engine: a real redis-server on a free port, started
 # here and stopped by its pid (only the process this script started).
 log "compatibility tests on the Redis engine ($(redis-server --version | awk '{print $3}'))"
