@@ -101,4 +101,23 @@ public sealed class StreamLifecycleTests
         Assert.Equal(HttpStatusCode.ServiceUnavailable, refused.StatusCode);
         Assert.Equal("1", refused.Headers.RetryAfter?.ToString());
     }
+
+    [Theory]
+    [InlineData("uni_http_stream")]
+    [InlineData("uni_sse")]
+    public async Task A_unidirectional_client_gets_pings_and_owes_no_pong(string transport)
+    {
+        await using var server = await ServerFixture.StartAsync();
+        await using var client = transport == "uni_sse"
+            ? await StreamClient.GetSseAsync(server.BaseAddress, "/connection/uni_sse", "{}")
+            : await StreamClient.PostAsync(server.BaseAddress, "/connection/uni_http_stream", "{}");
+        Assert.True((await client.NextAsync())!.Value.TryGetProperty("connect", out _));
+        Advance(server, TimeSpan.FromSeconds(25));
+        Assert.True(IsPing(await client.NextAsync()));
+        // Well past the pong timeout: still open, and the next ping comes.
+        Advance(server, TimeSpan.FromSeconds(25));
+        Assert.True(IsPing(await client.NextAsync()));
+        var session = Assert.Single(server.Node.Sessions);
+        Assert.Null(session.DisconnectCode);
+    }
 }
