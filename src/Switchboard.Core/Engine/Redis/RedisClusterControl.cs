@@ -132,15 +132,18 @@ public sealed partial class RedisClusterControl : IClusterControl
                 try
                 {
                     await ControlShard.Subscriber.UnsubscribeAsync(channel, null, CommandFlags.FireAndForget).ConfigureAwait(false);
-                    await Task.Delay(TimeSpan.FromSeconds(1), _stopping.Token).ConfigureAwait(false);
-                }
-                catch (OperationCanceledException)
-                {
-                    return;
                 }
                 catch (Exception again) when (again is RedisConnectionException or RedisTimeoutException)
                 {
                     // Not connected: nothing is subscribed either.
+                }
+                try
+                {
+                    await Task.Delay(TimeSpan.FromSeconds(1), _stopping.Token).ConfigureAwait(false);
+                }
+                catch (OperationCanceledException)
+                {
+                    return; // stopping: this node will not listen any more
                 }
             }
         }
