@@ -19,6 +19,7 @@ internal abstract class HttpResponseTransport : ITransport
     private readonly PipeWriter _body;
     private readonly TimeProvider _time;
     private readonly TaskCompletionSource _ended = new(TaskCreationOptions.RunContinuationsAsynchronously);
+    private volatile bool _detached;
 
     protected HttpResponseTransport(HttpContext context, TimeProvider time, string name, ClientCodec codec, bool unidirectional)
     {
@@ -70,7 +71,7 @@ internal abstract class HttpResponseTransport : ITransport
     {
         try
         {
-            if (!_context.RequestAborted.IsCancellationRequested)
+            if (!_detached && !_context.RequestAborted.IsCancellationRequested)
             {
                 var push = Codec.EncodePush(new Push
                 {
@@ -99,7 +100,16 @@ internal abstract class HttpResponseTransport : ITransport
 
     public void Abort()
     {
-        _context.Abort();
+        if (!_detached)
+        {
+            _context.Abort();
+        }
         _ended.TrySetResult();
     }
+
+    /// <summary>
+    /// The request is over (the server recycles its context): from now on nothing may touch it.
+    /// Called by the endpoint once the session's writing has ended.
+    /// </summary>
+    public void Detach() => _detached = true;
 }

@@ -168,6 +168,7 @@ internal static class StreamingEndpoints
                 await client.OnTransportClosedAsync().ConfigureAwait(false);
                 await client.Writer.ConfigureAwait(false);
             }
+            transport.Detach();
         }
     }
 
