@@ -66,19 +66,24 @@ public sealed class EmulationAcrossNodesTests : IAsyncLifetime
         var push = (await client.NextNonPingAsync())!.Value.GetProperty("push");
         Assert.Equal("api", push.GetProperty("pub").GetProperty("data").GetProperty("from").GetString());
 
-        // The client's own publish, sent through B.
-        var publish = await client.CallAsync("\"publish\":{\"channel\":\"chat:across\",\"data\":{\"from\":\"client\"}}", b.BaseAddress);
-        Assert.True(publish.TryGetProperty("publish", out _), publish.ToString());
-        var pushes = new List<JsonElement>();
-        while (pushes.Count == 0)
+        // The client's own publish, sent through B: its reply and the publication (in either order).
+        var publishId = await client.CommandAsync("\"publish\":{\"channel\":\"chat:across\",\"data\":{\"from\":\"client\"}}", b.BaseAddress);
+        JsonElement? publishReply = null;
+        JsonElement? publication = null;
+        while (publishReply is null || publication is null)
         {
             var message = (await client.NextNonPingAsync())!.Value;
-            if (message.TryGetProperty("push", out var p) && p.TryGetProperty("pub", out _))
+            if (message.TryGetProperty("id", out var id) && id.GetInt32() == publishId)
             {
-                pushes.Add(p);
+                publishReply = message;
+            }
+            else if (message.TryGetProperty("push", out var p) && p.TryGetProperty("pub", out var pub))
+            {
+                publication = pub;
             }
         }
-        Assert.Equal("client", pushes[0].GetProperty("pub").GetProperty("data").GetProperty("from").GetString());
+        Assert.True(publishReply.Value.TryGetProperty("publish", out _), publishReply.Value.ToString());
+        Assert.Equal("client", publication.Value.GetProperty("data").GetProperty("from").GetString());
 
         // Presence, asked through B, names the user on A.
         var presence = await client.CallAsync("\"presence\":{\"channel\":\"chat:across\"}", b.BaseAddress);
