@@ -101,6 +101,11 @@ log "compatibility tests over HTTP-streaming and SSE"
 SWITCHBOARD_COMPAT_TRANSPORT=http_stream run_node_suite compat-http-stream tests/compat
 SWITCHBOARD_COMPAT_TRANSPORT=sse run_node_suite compat-sse tests/compat
 
+# The same compatibility suite over the Protobuf protocol (the client's protobuf build, WebSocket
+# subprotocol centrifuge-protobuf).
+log "compatibility tests over Protobuf"
+SWITCHBOARD_COMPAT_TRANSPORT=protobuf run_node_suite compat-protobuf tests/compat
+
 # The same compatibility suite with the Redis engine: a real redis-server on a free port, started
 # here and stopped by its pid (only the process this script started).
 log "compatibility tests on the Redis engine ($(redis-server --version | awk '{print $3}'))"

@@ -25,8 +25,8 @@ await build({
   logLevel: 'warning',
 });
 
-for (const file of ['index.html', 'style.css']) {
+for (const file of ['index.html', 'live.html', 'style.css']) {
   await copyFile(join(src, file), join(dist, file));
 }
 
-console.log('web: built dist/index.html, dist/app.js, dist/style.css');
+console.log('web: built dist/index.html, dist/live.html, dist/app.js, dist/style.css');

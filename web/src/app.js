@@ -1,8 +1,15 @@
 import { Centrifuge } from 'centrifuge';
 import * as oauth from './oauth.js';
 
-// The page is served by Switchboard itself, so the WebSocket endpoint is on the same host.
+// The page is served by Switchboard itself, so every endpoint is on the same host. WebSocket
+// first; where a proxy or network breaks WebSockets the client falls back to HTTP-streaming, then
+// to Server-Sent Events (both send later commands as POST /emulation).
 const endpoint = `${location.protocol === 'https:' ? 'wss' : 'ws'}://${location.host}/connection/websocket`;
+const transports = [
+  { transport: 'websocket', endpoint },
+  { transport: 'http_stream', endpoint: `${location.origin}/connection/http_stream` },
+  { transport: 'sse', endpoint: `${location.origin}/connection/sse` },
+];
 const MAX_LOG_ENTRIES = 500;
 
 const $ = (id) => document.getElementById(id);
@@ -65,7 +72,8 @@ function createClient(token) {
       return fresh;
     };
   }
-  const c = new Centrifuge(endpoint, options);
+  options.emulationEndpoint = `${location.origin}/emulation`;
+  const c = new Centrifuge(transports, options);
 
   c.on('state', ({ newState, oldState }) => {
     showState(newState);
@@ -290,6 +298,6 @@ $('sign-out').addEventListener('click', async () => {
   }
 })();
 
-$('endpoint').textContent = endpoint;
+$('endpoint').textContent = `${endpoint} (falls back to http_stream, then sse)`;
 showState('disconnected');
 refreshTargets();

@@ -15,4 +15,7 @@ public static class RateLimitPolicies
 
     /// <summary>The OAuth token endpoint: per remote IP and OAuth client id (when the request names one).</summary>
     public const string Token = "switchboard-token";
+
+    /// <summary>Long polls (<c>POST /connection/long_poll</c>): per remote IP.</summary>
+    public const string LongPoll = "switchboard-long-poll";
 }

@@ -36,6 +36,9 @@ public sealed class SwitchboardOptions
     /// <summary>Graceful shutdown settings.</summary>
     public DrainOptions Drain { get; set; } = new();
 
+    /// <summary>The long polling transport (<c>POST /connection/long_poll</c>, see docs/long-polling.md).</summary>
+    public LongPollOptions LongPoll { get; set; } = new();
+
     /// <summary>Options of channels without a namespace.</summary>
     public ChannelOptions Channel { get; set; } = new();
 
@@ -148,6 +151,28 @@ public sealed class DrainOptions
     public int Batches { get; set; } = 20;
 }
 
+/// <summary>The long polling transport's limits (see docs/long-polling.md).</summary>
+public sealed class LongPollOptions
+{
+    /// <summary>The longest a poll may hang waiting for publications; also the default when a poll names none.</summary>
+    public TimeSpan MaxTimeout { get; set; } = TimeSpan.FromSeconds(30);
+
+    /// <summary>Most channels in one poll (error 106 past it).</summary>
+    public int MaxChannels { get; set; } = 64;
+
+    /// <summary>Most publications per channel in one answer; the next poll gets the rest.</summary>
+    public int MaxPublications { get; set; } = 1000;
+
+    /// <summary>Largest request body in bytes (413 past it).</summary>
+    public int MaxBodyBytes { get; set; } = 64 * 1024;
+
+    /// <summary>
+    /// About the most publication bytes one answer carries (at least one publication always goes);
+    /// the rest come with the next poll, answered at once.
+    /// </summary>
+    public int MaxAnswerBytes { get; set; } = 1024 * 1024;
+}
+
 /// <summary>Token validation settings.</summary>
 public sealed class TokenOptions
 {
@@ -252,6 +277,9 @@ public sealed class RateLimitsOptions
 
     /// <summary>OAuth token endpoint requests, per remote IP and client id.</summary>
     public RateLimitRule Token { get; set; } = new() { PermitLimit = 60, Window = TimeSpan.FromMinutes(1) };
+
+    /// <summary>Long polls, per remote IP (a flood guard: a client on a busy channel polls about once per round trip).</summary>
+    public RateLimitRule LongPoll { get; set; } = new() { PermitLimit = 6000, Window = TimeSpan.FromMinutes(1) };
 }
 
 /// <summary>One fixed-window rate limit: at most <see cref="PermitLimit"/> requests per <see cref="Window"/>.</summary>

@@ -56,11 +56,37 @@ internal sealed partial class SwitchboardOptionsValidator : IValidateOptions<Swi
         ValidateRateLimit($"{root}:RateLimits:ApiUnauthorized", options.RateLimits.ApiUnauthorized, errors);
         ValidateRateLimit($"{root}:RateLimits:SignIn", options.RateLimits.SignIn, errors);
         ValidateRateLimit($"{root}:RateLimits:Token", options.RateLimits.Token, errors);
+        ValidateRateLimit($"{root}:RateLimits:LongPoll", options.RateLimits.LongPoll, errors);
+        ValidateLongPoll($"{root}:LongPoll", options.LongPoll, errors);
         if (string.IsNullOrWhiteSpace(options.NodeName))
         {
             errors.Add($"{root}:NodeName: must not be empty.");
         }
         return errors.Count == 0 ? ValidateOptionsResult.Success : ValidateOptionsResult.Fail(errors);
+    }
+
+    private static void ValidateLongPoll(string key, LongPollOptions o, List<string> errors)
+    {
+        if (o.MaxTimeout < TimeSpan.Zero || o.MaxTimeout > TimeSpan.FromMinutes(10))
+        {
+            errors.Add($"{key}:MaxTimeout: must be between 0 and 10 minutes.");
+        }
+        if (o.MaxChannels <= 0)
+        {
+            errors.Add($"{key}:MaxChannels: must be positive.");
+        }
+        if (o.MaxPublications <= 0)
+        {
+            errors.Add($"{key}:MaxPublications: must be positive.");
+        }
+        if (o.MaxBodyBytes < 1024)
+        {
+            errors.Add($"{key}:MaxBodyBytes: must be at least 1024.");
+        }
+        if (o.MaxAnswerBytes < 1024)
+        {
+            errors.Add($"{key}:MaxAnswerBytes: must be at least 1024.");
+        }
     }
 
     private static void ValidateRedis(string key, RedisOptions r, List<string> errors)

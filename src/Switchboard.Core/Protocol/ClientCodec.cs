@@ -15,6 +15,9 @@ internal abstract class ClientCodec
     /// <summary>The JSON protocol: newline-separated JSON messages.</summary>
     public static readonly ClientCodec Json = new JsonClientCodec();
 
+    /// <summary>The Protobuf protocol: length-prefixed binary messages.</summary>
+    public static readonly ClientCodec Protobuf = new Protobuf.ProtobufClientCodec();
+
     /// <summary>The JSON protocol of the unidirectional transports: only pushes, unwrapped.</summary>
     public static readonly ClientCodec UniJson = new UniJsonClientCodec();
 

@@ -18,6 +18,13 @@ internal sealed class Command
     public RefreshRequest? Refresh { get; set; }
     public SubRefreshRequest? SubRefresh { get; set; }
     public SendRequest? Send { get; set; }
+
+    /// <summary>
+    /// Set by a binary codec when a data field is not one JSON value: the command is answered
+    /// with a bad request (107) instead of being handled.
+    /// </summary>
+    [System.Text.Json.Serialization.JsonIgnore]
+    public bool InvalidData { get; set; }
 }
 
 internal sealed class ConnectRequest

@@ -123,6 +123,10 @@ internal sealed partial class Client
         var result = "ok";
         try
         {
+            if (command.InvalidData)
+            {
+                throw ProtocolException.BadRequest("data is not a JSON value");
+            }
             var reply = await DispatchAsync(command, cancellationToken).ConfigureAwait(false);
             if (reply is not null)
             {

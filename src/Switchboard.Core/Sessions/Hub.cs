@@ -71,7 +71,8 @@ internal sealed class Hub
         await brokerLock.WaitAsync(cancellationToken).ConfigureAwait(false);
         try
         {
-            var first = _shards[index].Add(channel, sub);
+            // The node already receives the channel when a long poll waits on it.
+            var first = _shards[index].Add(channel, sub) && !Waiters.Has(channel);
             if (first)
             {
                 try
@@ -100,7 +101,7 @@ internal sealed class Hub
         await brokerLock.WaitAsync(cancellationToken).ConfigureAwait(false);
         try
         {
-            if (_shards[index].Remove(channel, sub))
+            if (_shards[index].Remove(channel, sub) && !Waiters.Has(channel))
             {
                 await _broker.UnsubscribeAsync(channel, cancellationToken).ConfigureAwait(false);
             }
@@ -112,6 +113,58 @@ internal sealed class Hub
     }
 
     public ClientSubscription[] Subscribers(string channel) => _shards[ShardIndex(channel)].Get(channel);
+
+    /// <summary>The long polls waiting on channels of this node (see <see cref="ChannelWaiters"/>).</summary>
+    public ChannelWaiters Waiters { get; } = new();
+
+    /// <summary>
+    /// Registers a long poll's waiter on a channel; the channel's first waiter with no local
+    /// subscriber subscribes the node in the broker (so on Redis the node receives its publications).
+    /// </summary>
+    public async Task AddWaiterAsync(string channel, ChannelWaiter waiter, CancellationToken cancellationToken)
+    {
+        var index = ShardIndex(channel);
+        var brokerLock = _brokerLocks[index];
+        await brokerLock.WaitAsync(cancellationToken).ConfigureAwait(false);
+        try
+        {
+            if (Waiters.Add(channel, waiter) && !_shards[index].Has(channel))
+            {
+                try
+                {
+                    await _broker.SubscribeAsync(channel, cancellationToken).ConfigureAwait(false);
+                }
+                catch
+                {
+                    Waiters.Remove(channel, waiter);
+                    throw;
+                }
+            }
+        }
+        finally
+        {
+            brokerLock.Release();
+        }
+    }
+
+    /// <summary>Removes a waiter; the channel's last waiter with no local subscriber unsubscribes the node in the broker.</summary>
+    public async Task RemoveWaiterAsync(string channel, ChannelWaiter waiter, CancellationToken cancellationToken)
+    {
+        var index = ShardIndex(channel);
+        var brokerLock = _brokerLocks[index];
+        await brokerLock.WaitAsync(cancellationToken).ConfigureAwait(false);
+        try
+        {
+            if (Waiters.Remove(channel, waiter) && !_shards[index].Has(channel))
+            {
+                await _broker.UnsubscribeAsync(channel, cancellationToken).ConfigureAwait(false);
+            }
+        }
+        finally
+        {
+            brokerLock.Release();
+        }
+    }
 
     /// <summary>Channels with local subscribers, and how many.</summary>
     public Dictionary<string, int> Channels()
@@ -131,6 +184,7 @@ internal sealed class Hub
     /// <summary>Fan-out: one serialization per protocol in use, the same bytes queued for every local subscriber.</summary>
     public void BroadcastPublication(string channel, Publication publication)
     {
+        Waiters.Signal(channel, publication);
         var subscribers = Subscribers(channel);
         if (subscribers.Length == 0)
         {
@@ -170,6 +224,8 @@ internal sealed class Hub
         public int SubscriptionCount => _subscriptions;
 
         public int ChannelCount => _channels.Count;
+
+        public bool Has(string channel) => _channels.ContainsKey(channel);
 
         public ClientSubscription[] Get(string channel)
         {

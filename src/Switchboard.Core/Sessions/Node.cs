@@ -116,12 +116,18 @@ internal sealed class Node : IBrokerEventHandler, IDisposable
             return "draining";
         }
         var max = Options.Client.MaxConnections;
-        return max > 0 && _sessions.Count >= max ? "connection_limit" : null;
+        return max > 0 && _sessions.Count + Hub.Waiters.PollCount >= max ? "connection_limit" : null;
     }
 
     public IEnumerable<System.Diagnostics.Metrics.Measurement<int>> ConnectionsByTransport()
-        => _sessions.Keys.GroupBy(c => c.TransportName)
+    {
+        var measurements = _sessions.Keys.GroupBy(c => c.TransportName)
             .Select(g => new System.Diagnostics.Metrics.Measurement<int>(g.Count(), new KeyValuePair<string, object?>("transport", g.Key)));
+        // A waiting long poll is a connection too, though it has no session.
+        var polls = Hub.Waiters.PollCount;
+        return polls == 0 ? measurements
+            : measurements.Append(new System.Diagnostics.Metrics.Measurement<int>(polls, new KeyValuePair<string, object?>("transport", LongPoll.TransportName)));
+    }
 
     public (long Total, long Max) QueuedBytes()
     {
@@ -244,6 +250,7 @@ internal sealed class Node : IBrokerEventHandler, IDisposable
     {
         foreach (var channel in channels)
         {
+            Hub.Waiters.Signal(channel, null); // waiting long polls read their streams again
             foreach (var sub in Hub.Subscribers(channel))
             {
                 sub.Client.OnStreamInterrupted(sub);

@@ -36,6 +36,7 @@ internal static class RateLimits
             });
             limiter.AddPolicy(RateLimitPolicies.SignIn, http => Partition(RemoteAddress(http) + "|" + ClientId(http), limits.SignIn));
             limiter.AddPolicy(RateLimitPolicies.Token, http => Partition(RemoteAddress(http) + "|" + ClientId(http), limits.Token));
+            limiter.AddPolicy(RateLimitPolicies.LongPoll, http => Partition(RemoteAddress(http), limits.LongPoll));
         });
     }
 
@@ -85,7 +86,7 @@ internal static class RateLimits
         {
             response.Headers.RetryAfter = Math.Max(1, (int)Math.Ceiling(retryAfter.TotalSeconds)).ToString(CultureInfo.InvariantCulture);
         }
-        if (context.HttpContext.Request.Path.StartsWithSegments("/api"))
+        if (context.HttpContext.Request.Path.StartsWithSegments("/api") || context.HttpContext.Request.Path.StartsWithSegments(Transports.LongPollEndpoint.Path))
         {
             // The API's envelope, with the HTTP status kept (429): clients back off on it.
             response.ContentType = "application/json";

@@ -157,6 +157,8 @@ public static class SwitchboardApp
         app.MapWebSocketTransport();
         app.MapStreamingTransports();
         app.MapEmulationEndpoint();
+        app.MapUniWebSocketTransport();
+        app.MapLongPollTransport();
         app.MapServerApi();
         app.MapOpenApi();
         app.MapScalarApiReference("/docs", o => o.WithTitle("Switchboard API"));

@@ -13,10 +13,11 @@ namespace Switchboard.Server.Transports;
 /// The server side of RFC 6455 straight on a Kestrel connection's pipes: frames are parsed from the
 /// input pipe and written into the output pipe, with no HTTP request, upgrade stream or
 /// <see cref="System.Net.WebSockets.WebSocket"/> object in between. An idle connection holds no
-/// buffer. Text messages are handed to the session whole; binary messages, bad frames and bad
-/// UTF-8 get the same close codes as the framework's WebSocket (3501, 1002, 1007, 1009).
+/// buffer. Messages of the connection's protocol (text for JSON, binary for Protobuf) are handed
+/// to the session whole; messages of the other kind, bad frames and bad UTF-8 get the same close
+/// codes as the framework's WebSocket (3501, 1002, 1007, 1009).
 /// </summary>
-internal sealed class PipeWebSocket(ConnectionContext connection, TimeProvider time) : ITransport
+internal sealed class PipeWebSocket(ConnectionContext connection, TimeProvider time, ClientCodec codec) : ITransport
 {
     private static readonly TimeSpan CloseHandshakeTimeout = TimeSpan.FromSeconds(5);
 
@@ -36,7 +37,11 @@ internal sealed class PipeWebSocket(ConnectionContext connection, TimeProvider t
     private bool _closeSent; // written while holding _writing
     private volatile bool _finished;
 
-    public string Name => "websocket";
+    private readonly byte _dataOpcode = codec.IsBinary ? OpBinary : OpText;
+
+    public string Name => codec.IsBinary ? "websocket_protobuf" : "websocket";
+
+    public ClientCodec Codec => codec;
 
     /// <inheritdoc />
     public ValueTask WriteAsync(ReadOnlyMemory<byte> frame, CancellationToken cancellationToken)
@@ -52,7 +57,7 @@ internal sealed class PipeWebSocket(ConnectionContext connection, TimeProvider t
             {
                 return default;
             }
-            WriteFrame(OpText, frame.Span);
+            WriteFrame(_dataOpcode, frame.Span);
             // A completed flush with IsCompleted set means the peer is gone: the read side ends the session.
             var flush = _output.FlushAsync(cancellationToken);
             if (flush.IsCompletedSuccessfully)
@@ -91,7 +96,7 @@ internal sealed class PipeWebSocket(ConnectionContext connection, TimeProvider t
         {
             if (!_closeSent)
             {
-                WriteFrame(OpText, frame.Span);
+                WriteFrame(_dataOpcode, frame.Span);
                 await _output.FlushAsync(cancellationToken).ConfigureAwait(false);
             }
         }
@@ -151,7 +156,7 @@ internal sealed class PipeWebSocket(ConnectionContext connection, TimeProvider t
     /// </summary>
     public async Task RunAsync(Client client, int maxMessageBytes)
     {
-        var reader = new FrameReader(maxMessageBytes);
+        var reader = new FrameReader(maxMessageBytes, codec.IsBinary);
         try
         {
             while (true)
@@ -177,8 +182,9 @@ internal sealed class PipeWebSocket(ConnectionContext connection, TimeProvider t
                         case ReadOutcome.Ping:
                             await SendControlAsync(OpPong, reader.ControlPayload).ConfigureAwait(false);
                             break;
-                        case ReadOutcome.Binary:
-                            // A binary message on a JSON connection: the wrong protocol.
+                        case ReadOutcome.WrongKind:
+                            // A binary message on a JSON connection or a text one on a Protobuf
+                            // connection: the wrong protocol.
                             client.Disconnect(Protocol.Disconnect.BadRequest);
                             reader.Discarding = true;
                             break;
@@ -319,7 +325,7 @@ internal sealed class PipeWebSocket(ConnectionContext connection, TimeProvider t
         Ping,
         Pong,
         Close,
-        Binary,
+        WrongKind,
         TooBig,
         ProtocolError,
         InvalidUtf8,
@@ -330,7 +336,7 @@ internal sealed class PipeWebSocket(ConnectionContext connection, TimeProvider t
     /// arrives, so a frame never has to be whole in the pipe; control frames (at most 125 bytes)
     /// are read whole. Fragmented messages are joined.
     /// </summary>
-    private sealed class FrameReader(int maxMessageBytes)
+    private sealed class FrameReader(int maxMessageBytes, bool binary)
     {
         private const int InitialBuffer = 4096;
         private uint _mask; // the frame's masking key, its first byte lowest
@@ -507,12 +513,12 @@ internal sealed class PipeWebSocket(ConnectionContext connection, TimeProvider t
                 _messageLength = 0;
                 return buffer.IsEmpty ? ReadOutcome.NeedMore : Read(ref buffer);
             }
-            if (_messageBinary)
+            if (_messageBinary != binary)
             {
                 ReleaseMessage();
-                return ReadOutcome.Binary;
+                return ReadOutcome.WrongKind;
             }
-            if (_message is not null && !Utf8.IsValid(_message.AsSpan(0, _messageLength)))
+            if (!binary && _message is not null && !Utf8.IsValid(_message.AsSpan(0, _messageLength)))
             {
                 ReleaseMessage();
                 return ReadOutcome.InvalidUtf8;

@@ -2,6 +2,7 @@ using Microsoft.AspNetCore.Connections;
 using Microsoft.Extensions.Options;
 using Switchboard.Auth;
 using Switchboard.Channels;
+using Switchboard.Protocol;
 using Switchboard.Sessions;
 
 namespace Switchboard.Server.Transports;
@@ -37,7 +38,7 @@ internal sealed class WebSocketConnectionMiddleware(ConnectionDelegate next, ISe
         _node ??= services.GetRequiredService<Node>();
         _origins ??= services.GetRequiredService<OriginList>();
         var buffer = result.Buffer;
-        if (!WebSocketHandshake.TryParse(buffer, out var headLength, out var key, out var origin, out var host)
+        if (!WebSocketHandshake.TryParse(buffer, out var headLength, out var key, out var origin, out var host, out var protobuf)
             || !_origins.IsAllowed(origin, host)
             || _node.RefuseReason() is not null)
         {
@@ -52,13 +53,13 @@ internal sealed class WebSocketConnectionMiddleware(ConnectionDelegate next, ISe
         _options ??= services.GetRequiredService<IOptions<SwitchboardOptions>>().Value;
 
         var output = connection.Transport.Output;
-        WebSocketHandshake.WriteAccept(output, key);
+        WebSocketHandshake.WriteAccept(output, key, protobuf);
         var flush = await output.FlushAsync().ConfigureAwait(false);
         if (flush.IsCompleted)
         {
             return;
         }
-        var socket = new PipeWebSocket(connection, _time);
+        var socket = new PipeWebSocket(connection, _time, protobuf ? ClientCodec.Protobuf : ClientCodec.Json);
         var client = _node.CreateClient(socket);
         try
         {

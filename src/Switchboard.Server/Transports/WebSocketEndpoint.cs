@@ -9,7 +9,11 @@ using Switchboard.Sessions;
 
 namespace Switchboard.Server.Transports;
 
-/// <summary>Maps <c>GET /connection/websocket</c>: the bidirectional JSON protocol.</summary>
+/// <summary>
+/// Maps <c>GET /connection/websocket</c>: the bidirectional JSON protocol in text frames, or the
+/// Protobuf protocol in binary frames when the client offers the <c>centrifuge-protobuf</c>
+/// subprotocol.
+/// </summary>
 internal static class WebSocketEndpoint
 {
     private const int ReadBufferBytes = 4096;
@@ -40,14 +44,17 @@ internal static class WebSocketEndpoint
             await context.Response.WriteAsync("expected a WebSocket upgrade", context.RequestAborted).ConfigureAwait(false);
             return;
         }
+        var protobuf = context.WebSockets.WebSocketRequestedProtocols.Contains(WebSocketHandshake.ProtobufSubprotocol);
         using var socket = await context.WebSockets.AcceptWebSocketAsync(new WebSocketAcceptContext
         {
+            SubProtocol = protobuf ? WebSocketHandshake.ProtobufSubprotocol : null,
             KeepAliveInterval = TimeSpan.Zero, // the protocol has its own ping/pong
         }).ConfigureAwait(false);
-        var client = node.CreateClient(new WebSocketTransport(socket, time));
+        var codec = protobuf ? ClientCodec.Protobuf : ClientCodec.Json;
+        var client = node.CreateClient(new WebSocketTransport(socket, time, codec));
         try
         {
-            await ReadLoopAsync(socket, client, options.Value.Client.MaxMessageBytes, context.RequestAborted).ConfigureAwait(false);
+            await ReadLoopAsync(socket, client, codec, options.Value.Client.MaxMessageBytes, context.RequestAborted).ConfigureAwait(false);
         }
         catch (Exception e) when (e is WebSocketException or OperationCanceledException or ConnectionAbortedException)
         {
@@ -60,7 +67,7 @@ internal static class WebSocketEndpoint
         }
     }
 
-    private static async Task ReadLoopAsync(WebSocket socket, Client client, int maxMessageBytes, CancellationToken ct)
+    private static async Task ReadLoopAsync(WebSocket socket, Client client, ClientCodec codec, int maxMessageBytes, CancellationToken ct)
     {
         // An idle connection holds no read buffer: it waits with a zero-byte receive (which
         // returns once a frame header has arrived) and rents a buffer only for the message.
@@ -105,9 +112,9 @@ internal static class WebSocketEndpoint
                 {
                     return;
                 }
-                if (received.MessageType == WebSocketMessageType.Binary)
+                if ((received.MessageType == WebSocketMessageType.Binary) != codec.IsBinary)
                 {
-                    // A binary frame on a JSON connection: the wrong protocol.
+                    // A binary frame on a JSON connection or a text one on a Protobuf connection: the wrong protocol.
                     client.Disconnect(Disconnect.BadRequest);
                     await DrainUntilClosedAsync(socket, buffer, ct).ConfigureAwait(false);
                     return;
@@ -127,6 +134,9 @@ internal static class WebSocketEndpoint
             }
         }
     }
+
+    /// <summary>After the server has decided to close: read (and ignore) until the peer's close frame arrives.</summary>
+    internal static Task DrainAsync(WebSocket socket, byte[] buffer, CancellationToken ct) => DrainUntilClosedAsync(socket, buffer, ct);
 
     // After the server has decided to close: read (and ignore) until the peer's close frame arrives.
     private static async Task DrainUntilClosedAsync(WebSocket socket, byte[] buffer, CancellationToken ct)

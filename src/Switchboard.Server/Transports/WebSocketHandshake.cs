@@ -6,7 +6,7 @@ using System.Text;
 namespace Switchboard.Server.Transports;
 
 /// <summary>
-/// Recognises a plain WebSocket upgrade of <c>GET /connection/websocket</c> in the first bytes of a
+/// Recognises a plain WebSocket upgrade of <c>GET /connection/websocket</c> (JSON, or Protobuf by subprotocol) in the first bytes of a
 /// connection (RFC 6455 §4.2.1) and writes the <c>101</c> answer. Anything it does not recognise
 /// with certainty is left to Kestrel's HTTP stack, which answers it as before.
 /// </summary>
@@ -17,6 +17,11 @@ internal static class WebSocketHandshake
 
     private static readonly byte[] RequestLinePrefix = "GET /connection/websocket"u8.ToArray();
     private static readonly byte[] HeadEnd = "\r\n\r\n"u8.ToArray();
+    /// <summary>The WebSocket subprotocol of the Protobuf client protocol.</summary>
+    public const string ProtobufSubprotocol = "centrifuge-protobuf";
+
+    private static ReadOnlySpan<byte> ProtobufSubprotocolUtf8 => "centrifuge-protobuf"u8;
+
     private static readonly byte[] AcceptGuid = "258EAFA5-E914-47DA-95CA-C5AB0DC85B11"u8.ToArray();
 
     /// <summary>
@@ -24,10 +29,12 @@ internal static class WebSocketHandshake
     /// WebSocket endpoint; <paramref name="headLength"/> is then its length in bytes.
     /// <paramref name="origin"/> is its <c>Origin</c> header (null when absent, the usual case of
     /// non-browser clients) and <paramref name="host"/> its <c>Host</c> (read only with an origin,
-    /// to compare them).
+    /// to compare them). <paramref name="protobuf"/> is true when the client offers the
+    /// <c>centrifuge-protobuf</c> subprotocol (<see cref="ProtobufSubprotocol"/>).
     /// </summary>
-    public static bool TryParse(ReadOnlySequence<byte> buffer, out int headLength, out string key, out string? origin, out string? host)
+    public static bool TryParse(ReadOnlySequence<byte> buffer, out int headLength, out string key, out string? origin, out string? host, out bool protobuf)
     {
+        protobuf = false;
         headLength = 0;
         key = "";
         origin = null;
@@ -100,6 +107,12 @@ internal static class WebSocketHandshake
             {
                 secKey = IsValidKey(value) ? Encoding.ASCII.GetString(value) : null;
             }
+            else if (name.EqualsIgnoreCase("Sec-WebSocket-Protocol"u8))
+            {
+                // The header may be repeated; any mention of the Protobuf subprotocol selects it.
+                // Subprotocol names are case-sensitive (RFC 6455 §11.3.4), as on the ASP.NET path.
+                protobuf |= HasToken(value, ProtobufSubprotocolUtf8, ignoreCase: false);
+            }
             else if (name.EqualsIgnoreCase("Transfer-Encoding"u8) || name.EqualsIgnoreCase("Content-Length"u8))
             {
                 return false; // a body on an upgrade request: let HTTP decide what it means
@@ -119,8 +132,11 @@ internal static class WebSocketHandshake
         return true;
     }
 
-    /// <summary>Writes the <c>101 Switching Protocols</c> answer for the request's key.</summary>
-    public static void WriteAccept(PipeWriter output, string key)
+    /// <summary>
+    /// Writes the <c>101 Switching Protocols</c> answer for the request's key, naming the Protobuf
+    /// subprotocol when it was chosen.
+    /// </summary>
+    public static void WriteAccept(PipeWriter output, string key, bool protobuf)
     {
         Span<byte> material = stackalloc byte[64];
         var length = Encoding.ASCII.GetBytes(key, material);
@@ -131,6 +147,10 @@ internal static class WebSocketHandshake
         var accept = Convert.ToBase64String(hash);
         output.Write("HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\nConnection: Upgrade\r\nSec-WebSocket-Accept: "u8);
         output.Write(Encoding.ASCII.GetBytes(accept));
+        if (protobuf)
+        {
+            output.Write("\r\nSec-WebSocket-Protocol: centrifuge-protobuf"u8);
+        }
         output.Write("\r\n\r\n"u8);
     }
 
@@ -144,13 +164,13 @@ internal static class WebSocketHandshake
     }
 
     // A comma-separated header value contains the token, case-insensitively.
-    private static bool HasToken(ReadOnlySpan<byte> value, ReadOnlySpan<byte> token)
+    private static bool HasToken(ReadOnlySpan<byte> value, ReadOnlySpan<byte> token, bool ignoreCase = true)
     {
         while (!value.IsEmpty)
         {
             var comma = value.IndexOf((byte)',');
             var item = (comma < 0 ? value : value[..comma]).Trim((byte)' ').Trim((byte)'\t');
-            if (item.EqualsIgnoreCase(token))
+            if (ignoreCase ? item.EqualsIgnoreCase(token) : item.SequenceEqual(token))
             {
                 return true;
             }

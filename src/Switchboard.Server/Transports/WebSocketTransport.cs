@@ -5,15 +5,20 @@ using Switchboard.Sessions;
 
 namespace Switchboard.Server.Transports;
 
-/// <summary>The JSON protocol over a WebSocket: text frames out, a close frame for a disconnect.</summary>
-internal sealed class WebSocketTransport(WebSocket socket, TimeProvider time) : ITransport
+/// <summary>
+/// A client protocol over a WebSocket: text frames out for JSON, binary frames for Protobuf, a
+/// close frame for a disconnect.
+/// </summary>
+internal sealed class WebSocketTransport(WebSocket socket, TimeProvider time, ClientCodec codec) : ITransport
 {
     private static readonly TimeSpan CloseHandshakeTimeout = TimeSpan.FromSeconds(5);
 
-    public string Name => "websocket";
+    public string Name => codec.IsBinary ? "websocket_protobuf" : "websocket";
+
+    public ClientCodec Codec => codec;
 
     public ValueTask WriteAsync(ReadOnlyMemory<byte> frame, CancellationToken cancellationToken)
-        => socket.SendAsync(frame, WebSocketMessageType.Text, endOfMessage: true, cancellationToken);
+        => socket.SendAsync(frame, codec.IsBinary ? WebSocketMessageType.Binary : WebSocketMessageType.Text, endOfMessage: true, cancellationToken);
 
     public async ValueTask CloseAsync(Disconnect disconnect, CancellationToken cancellationToken)
     {

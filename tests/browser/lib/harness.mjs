@@ -68,8 +68,10 @@ export async function shutdown(browser, server) {
  * window of another user) and waits until its script has run. The returned `problems` lists
  * console errors, uncaught page errors, failed requests and HTTP error responses seen so far.
  */
-export async function openDemo(browser, server) {
+export async function openDemo(browser, server, { prepare } = {}) {
   const context = await browser.newContext();
+  // A test may shape the network first (e.g. break WebSockets as some proxies do).
+  await prepare?.(context);
   const page = await context.newPage();
   page.setDefaultTimeout(WAIT_MS);
   const problems = [];

@@ -1,7 +1,8 @@
 // Starts a real Switchboard server process on a free loopback port and stops exactly that process.
 import { createHmac } from 'node:crypto';
 import { Centrifuge as JsonCentrifuge } from 'centrifuge';
-import { Centrifuge as ProtobufCentrifuge } from 'centrifuge/build/protobuf';
+import { Centrifuge as ProtobufCentrifuge, Subscription as ProtobufSubscription } from 'centrifuge/build/protobuf';
+import protobuf from 'protobufjs';
 import WebSocket from 'ws';
 import { EventSource } from 'eventsource';
 import { startServerProcess } from '../../node/server-process.mjs';
@@ -242,9 +243,7 @@ export function frameRecorder() {
       rec.connections += 1;
       const connection = rec.connections;
       this.addEventListener('message', (event) => {
-        for (const line of event.data.toString().split('\n')) {
-          if (line.trim() !== '') rec.messages.push({ connection, message: JSON.parse(line) });
-        }
+        for (const message of serverMessages(event.data)) rec.messages.push({ connection, message });
       });
     }
   };
@@ -266,6 +265,109 @@ export function wireOffsets(rec, channel) {
   return offsets;
 }
 
+// ---------------------------------------------------------------------------------------------
+// Protobuf transport (SWITCHBOARD_COMPAT_TRANSPORT=protobuf). Switchboard's channels carry JSON
+// values; over Protobuf every data field (`data`, `connInfo`, `chanInfo`) is bytes: the value's
+// JSON in UTF-8, and offsets are 64-bit (`Long` objects in protobufjs). A Protobuf user encodes
+// and decodes them; the helpers below do exactly that at the client's boundary, so every test
+// asserts the same values on every transport. They are the identity on the JSON transports.
+
+/** The bytes a Protobuf client sends for a JSON value (the value itself on JSON transports). */
+export function encodeData(value) {
+  // Bytes pass through: Subscription.publish hands its (already encoded) data to Centrifuge.publish.
+  if (TRANSPORT !== 'protobuf' || value === undefined || value === null || value instanceof Uint8Array) return value;
+  return new TextEncoder().encode(JSON.stringify(value));
+}
+
+/** A JSON value from the bytes a Protobuf client received (the value itself on JSON transports). */
+export function decodeData(data) {
+  if (!(data instanceof Uint8Array)) return data;
+  return data.length === 0 ? undefined : JSON.parse(new TextDecoder('utf-8', { fatal: true }).decode(data));
+}
+
+// A deep copy with bytes decoded as JSON and Long offsets as numbers; other objects (errors,
+// clients, subscriptions) are left as they are.
+function plainValues(value) {
+  if (value === null || typeof value !== 'object') return value;
+  if (value instanceof Uint8Array) return decodeData(value);
+  if (value.__isLong__ === true) return value.toNumber();
+  if (Array.isArray(value)) return value.map(plainValues);
+  if (value instanceof Error || value instanceof ProtobufCentrifuge || value instanceof ProtobufSubscription) return value;
+  const copy = {};
+  for (const [key, item] of Object.entries(value)) copy[key] = plainValues(item);
+  return copy;
+}
+
+// The Protobuf client's methods take data as bytes and give results and event contexts with bytes
+// and Longs: wrap them once so tests see the JSON values on this transport too.
+function adaptProtobufClient() {
+  const wrap = (proto, name, dataIndex) => {
+    const original = proto[name];
+    proto[name] = function (...args) {
+      if (dataIndex !== undefined && args.length > dataIndex) args[dataIndex] = encodeData(args[dataIndex]);
+      return original.apply(this, args).then(plainValues);
+    };
+  };
+  for (const proto of [ProtobufCentrifuge.prototype, ProtobufSubscription.prototype]) {
+    const emit = proto.emit;
+    proto.emit = function (name, ...args) {
+      return emit.call(this, name, ...args.map(plainValues));
+    };
+  }
+  wrap(ProtobufCentrifuge.prototype, 'publish', 1);
+  wrap(ProtobufCentrifuge.prototype, 'rpc', 1);
+  wrap(ProtobufCentrifuge.prototype, 'send', 0);
+  wrap(ProtobufCentrifuge.prototype, 'history');
+  wrap(ProtobufCentrifuge.prototype, 'presence');
+  wrap(ProtobufCentrifuge.prototype, 'presenceStats');
+  wrap(ProtobufSubscription.prototype, 'publish', 0);
+  wrap(ProtobufSubscription.prototype, 'history');
+  wrap(ProtobufSubscription.prototype, 'presence');
+  wrap(ProtobufSubscription.prototype, 'presenceStats');
+}
+if (TRANSPORT === 'protobuf') adaptProtobufClient();
+
+// The server → client messages of the Protobuf protocol, as far as the tests read them
+// (field numbers of client.proto; unknown fields are skipped by protobufjs).
+const replyType = protobuf.parse(`
+  syntax = "proto3";
+  message Error { uint32 code = 1; string message = 2; bool temporary = 3; }
+  message ClientInfo { string user = 1; string client = 2; bytes conn_info = 3; bytes chan_info = 4; }
+  message Publication { bytes data = 4; ClientInfo info = 5; uint64 offset = 6; map<string, string> tags = 7; int64 time = 9; }
+  message SubscribeResult { bool expires = 1; uint32 ttl = 2; bool recoverable = 3; string epoch = 6; repeated Publication publications = 7;
+    bool recovered = 8; uint64 offset = 9; bool positioned = 10; bytes data = 11; bool was_recovering = 12; }
+  message ConnectResult { string client = 1; string version = 2; bool expires = 3; uint32 ttl = 4; bytes data = 5;
+    map<string, SubscribeResult> subs = 6; uint32 ping = 7; bool pong = 8; string session = 9; string node = 10; }
+  message Connect { string client = 1; string version = 2; bytes data = 3; map<string, SubscribeResult> subs = 4;
+    bool expires = 5; uint32 ttl = 6; uint32 ping = 7; bool pong = 8; }
+  message Subscribe { bool recoverable = 1; string epoch = 4; uint64 offset = 5; bool positioned = 6; bytes data = 7; }
+  message Unsubscribe { uint32 code = 2; string reason = 3; }
+  message Disconnect { uint32 code = 1; string reason = 2; bool reconnect = 3; }
+  message Join { ClientInfo info = 1; }
+  message Leave { ClientInfo info = 1; }
+  message Message { bytes data = 1; }
+  message Push { string channel = 2; Publication pub = 4; Join join = 5; Leave leave = 6; Unsubscribe unsubscribe = 7;
+    Message message = 8; Subscribe subscribe = 9; Connect connect = 10; Disconnect disconnect = 11; }
+  message HistoryResult { repeated Publication publications = 1; string epoch = 2; uint64 offset = 3; }
+  message Reply { uint32 id = 1; Error error = 2; Push push = 4; ConnectResult connect = 5; SubscribeResult subscribe = 6;
+    HistoryResult history = 11; }
+`, { keepCase: true }).root.lookupType('Reply');
+
+/**
+ * The messages of one WebSocket message from the server, as plain objects shaped like the JSON
+ * protocol's (`{}` for a ping): newline-separated JSON, or length-prefixed Protobuf replies.
+ */
+export function serverMessages(data) {
+  if (TRANSPORT !== 'protobuf') {
+    return data.toString().split('\n').filter((line) => line.trim() !== '').map((line) => JSON.parse(line));
+  }
+  const reader = protobuf.Reader.create(new Uint8Array(Buffer.from(data)));
+  const messages = [];
+  while (reader.pos < reader.len) {
+    const message = replyType.decodeDelimited(reader);
+    messages.push(plainValues(replyType.toObject(message, { longs: Number })));
+  }
+  return messages;
 // ---- Watching the emulated transports (HTTP-streaming, SSE) ----------------------------------
 // The counterparts of countingWebSocket/frameRecorder for a client whose transport is not a
 // WebSocket: tests take `options` from countingTransport()/transportRecorder() and so assert the

@@ -1,7 +1,7 @@
 import { test, before, after, afterEach } from 'node:test';
 import assert from 'node:assert/strict';
 import WebSocket from 'ws';
-import { startServer, collect, EMULATED, emulatedTransportTap } from '../lib/harness.mjs';
+import { startServer, collect, serverMessages, EMULATED, emulatedTransportTap } from '../lib/harness.mjs';
 
 let server;
 // Ping every second so several round trips fit in a short test (the pong timeout must be shorter).
@@ -14,15 +14,14 @@ before(async () => {
 afterEach(() => server.disconnectAll());
 after(async () => { await server?.stop(); });
 
-/** A WebSocket class that reports each server ping (an empty `{}` message) to `onPing`. */
+/** A WebSocket class that reports each server ping (an empty message: `{}` in JSON) to `onPing`. */
 function pingWatchingWebSocket(onPing) {
   return class extends WebSocket {
     constructor(...args) {
       super(...args);
       this.addEventListener('message', (event) => {
-        const text = event.data.toString();
-        for (const line of text.split('\n')) {
-          if (line.trim() === '{}') onPing();
+        for (const message of serverMessages(event.data)) {
+          if (Object.keys(message).length === 0) onPing();
         }
       });
     }
