@@ -368,6 +368,8 @@ export function serverMessages(data) {
     messages.push(plainValues(replyType.toObject(message, { longs: Number })));
   }
   return messages;
+}
+
 // ---- Watching the emulated transports (HTTP-streaming, SSE) ----------------------------------
 // The counterparts of countingWebSocket/frameRecorder for a client whose transport is not a
 // WebSocket: tests take `options` from countingTransport()/transportRecorder() and so assert the
