@@ -4,7 +4,7 @@ using Switchboard.Auth;
 namespace Switchboard.Server.Transports;
 
 /// <summary>
-/// CORS for the HTTP client transports (HTTP-streaming, SSE, emulation): a browser page of an
+/// CORS for the HTTP client transports (HTTP-streaming, SSE, emulation, long polling): a browser page of an
 /// allowed origin (see <see cref="OriginList"/>) may call them with credentials; any other origin
 /// is refused with 403 before anything is opened, preflight included.
 /// </summary>
@@ -42,8 +42,8 @@ internal static class CrossOrigin
         return true;
     }
 
-    // The origin was allowed: name it (a credentialed request may not get "*").
-    private static void AllowOrigin(HttpContext context)
+    /// <summary>The origin was allowed: names it in the answer (a credentialed request may not get <c>*</c>).</summary>
+    public static void AllowOrigin(HttpContext context)
     {
         var origin = context.Request.Headers.Origin;
         var headers = context.Response.Headers;
