@@ -96,6 +96,11 @@ run_node_suite() { # name, folder: runs `npm test` there and adds its TAP counts
 log "compatibility tests (centrifuge $(node -p "require('./tests/compat/node_modules/centrifuge/package.json').version"))"
 run_node_suite compat tests/compat
 
+# The same suite over HTTP-streaming and over SSE, each with bidirectional emulation (/emulation).
+log "compatibility tests over HTTP-streaming and SSE"
+SWITCHBOARD_COMPAT_TRANSPORT=http_stream run_node_suite compat-http-stream tests/compat
+SWITCHBOARD_COMPAT_TRANSPORT=sse run_node_suite compat-sse tests/compat
+
 # The same compatibility suite over the Protobuf protocol (the client's protobuf build, WebSocket
 # subprotocol centrifuge-protobuf).
 log "compatibility tests over Protobuf"

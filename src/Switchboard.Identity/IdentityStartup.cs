@@ -36,9 +36,16 @@ internal sealed partial class IdentityStartup(IServiceScopeFactory scopes, IOpti
                 await applications.CreateAsync(descriptor, cancellationToken).ConfigureAwait(false);
                 Log.DemoClientSeeded(logger, DemoClientId, redirectUris);
             }
-            catch (Exception e) when (e is Microsoft.EntityFrameworkCore.DbUpdateException or OpenIddictExceptions.ConcurrencyException)
+            catch (Exception e) when (e is Microsoft.EntityFrameworkCore.DbUpdateException or OpenIddictExceptions.ConcurrencyException
+                or OpenIddictExceptions.ValidationException)
             {
-                // Another node seeded it first.
+                // Another node seeded it first: its insert won the race (a unique-key failure) or
+                // landed between our lookup and OpenIddict's own uniqueness check ("same client
+                // identifier"). Anything else is a real failure and must stop the start.
+                if (await applications.FindByClientIdAsync(DemoClientId, cancellationToken).ConfigureAwait(false) is null)
+                {
+                    throw;
+                }
             }
         }
     }

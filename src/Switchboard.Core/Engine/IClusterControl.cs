@@ -17,6 +17,20 @@ public interface IClusterControl
     Task BroadcastAsync(ReadOnlyMemory<byte> message, CancellationToken cancellationToken);
 
     /// <summary>
+    /// Starts delivering the messages sent to node <paramref name="nodeUid"/> alone
+    /// (<see cref="SendToNodeAsync"/>) to <paramref name="handler"/>. Called once per node. The
+    /// task completes once such messages can arrive (while the engine is away it keeps trying);
+    /// a node announces itself to the others only then.
+    /// </summary>
+    Task ListenAsNodeAsync(string nodeUid, Action<ReadOnlyMemory<byte>> handler);
+
+    /// <summary>
+    /// Sends a message to one node (e.g. commands for a session it holds); it is lost when that
+    /// node is gone.
+    /// </summary>
+    Task SendToNodeAsync(string nodeUid, ReadOnlyMemory<byte> message, CancellationToken cancellationToken);
+
+    /// <summary>
     /// Counts a new connection of <paramref name="user"/> on node <paramref name="nodeUid"/> unless the
     /// user already has <paramref name="limit"/> connections on the live nodes; false when refused.
     /// <paramref name="registryComplete"/> says the caller has listened long enough to know every
@@ -41,6 +55,12 @@ public sealed class MemoryClusterControl : IClusterControl
 
     /// <inheritdoc/>
     public Task BroadcastAsync(ReadOnlyMemory<byte> message, CancellationToken cancellationToken) => Task.CompletedTask;
+
+    /// <inheritdoc/>
+    public Task ListenAsNodeAsync(string nodeUid, Action<ReadOnlyMemory<byte>> handler) => Task.CompletedTask;
+
+    /// <inheritdoc/>
+    public Task SendToNodeAsync(string nodeUid, ReadOnlyMemory<byte> message, CancellationToken cancellationToken) => Task.CompletedTask;
 
     /// <inheritdoc/>
     public Task<bool> TryAddUserConnectionAsync(string user, string nodeUid, int limit, IReadOnlyCollection<string> liveNodeUids, bool registryComplete, CancellationToken cancellationToken)

@@ -10,8 +10,9 @@ namespace Switchboard.Sessions;
 /// <summary>
 /// This node's view of the cluster: the registry of live nodes (each node announces itself every
 /// <c>NodeHeartbeatInterval</c>; one not heard of for <c>NodeTtl</c> is dropped), and the
-/// control messages that carry server API commands to whichever node holds the user.
-/// With the memory engine the cluster is this node alone.
+/// control messages that carry server API commands to whichever node holds the user, and the
+/// emulation requests (commands of an HTTP-streaming or SSE session) that another node received
+/// for a session held here. With the memory engine the cluster is this node alone.
 /// </summary>
 internal sealed partial class Cluster : IDisposable
 {
@@ -20,6 +21,7 @@ internal sealed partial class Cluster : IDisposable
     private readonly Dictionary<string, (NodeInfo Info, DateTimeOffset ExpireAt)> _nodes = new(StringComparer.Ordinal);
     private readonly Lock _lock = new();
     private readonly ITimer? _announcer;
+    private readonly Task _listening = Task.CompletedTask;
     private Action<ControlMessage>? _commandHandler;
 
     public Cluster(Node node, IClusterControl control)
@@ -29,6 +31,10 @@ internal sealed partial class Cluster : IDisposable
         control.RegisterHandler(OnMessage);
         if (control.IsDistributed)
         {
+            // Others may forward emulation requests here once they know this node: it announces
+            // itself only when it listens on its own channel (at once then, and every interval).
+            _listening = control.ListenAsNodeAsync(node.Uid, OnNodeMessage);
+            _listening.ContinueWith(_ => AnnounceAsync(leaving: false), CancellationToken.None, TaskContinuationOptions.OnlyOnRanToCompletion, TaskScheduler.Default);
             var interval = node.Options.Redis.NodeHeartbeatInterval;
             _announcer = node.Time.CreateTimer(_ => _ = AnnounceAsync(leaving: false), null, TimeSpan.Zero, interval);
         }
@@ -164,6 +170,10 @@ internal sealed partial class Cluster : IDisposable
 
     private async Task AnnounceAsync(bool leaving)
     {
+        if (!leaving && !_listening.IsCompletedSuccessfully)
+        {
+            return;
+        }
         try
         {
             var message = new ControlMessage { From = _node.Uid, Node = _node.Info(), Leaving = leaving };
@@ -213,12 +223,54 @@ internal sealed partial class Cluster : IDisposable
         _commandHandler?.Invoke(message);
     }
 
+    /// <summary>
+    /// Sends an emulation request to the node holding its session. False when that node is not
+    /// a live node of this cluster (or there is no cluster); throws <see cref="ProtocolException"/>
+    /// when the engine cannot be reached.
+    /// </summary>
+    public async Task<bool> ForwardEmulationAsync(string nodeUid, string session, ReadOnlyMemory<byte> data, CancellationToken ct)
+    {
+        if (!_control.IsDistributed || nodeUid == _node.Uid || !Nodes().Exists(n => n.Uid == nodeUid))
+        {
+            return false;
+        }
+        var message = new ControlMessage
+        {
+            From = _node.Uid,
+            Emulation = new EmulationMessage { Session = session, Data = System.Text.Encoding.UTF8.GetString(data.Span) },
+        };
+        await _control.SendToNodeAsync(nodeUid, JsonSerializer.SerializeToUtf8Bytes(message, ControlJsonContext.Default.ControlMessage), ct).ConfigureAwait(false);
+        return true;
+    }
+
+    // A message for this node alone: an emulation request forwarded by the node that received it.
+    private void OnNodeMessage(ReadOnlyMemory<byte> bytes)
+    {
+        var message = JsonSerializer.Deserialize(bytes.Span, ControlJsonContext.Default.ControlMessage);
+        if (message?.Emulation is not { } emulation)
+        {
+            return;
+        }
+        if (_node.FindEmulationSession(emulation.Session) is not { } client)
+        {
+            // The session ended meanwhile: its client reconnects and gets a new one.
+            Log.EmulationSessionGone(_node.Logger, emulation.Session[..Math.Min(8, emulation.Session.Length)]);
+            return;
+        }
+        // Messages are handled in arrival order: this call takes the session's frame gate (FIFO)
+        // before the next message is dispatched.
+        _ = client.HandleFrameInOrderAsync(System.Text.Encoding.UTF8.GetBytes(emulation.Data), client.Closed);
+    }
+
     public void Dispose() => _announcer?.Dispose();
 
     private static partial class Log
     {
         [LoggerMessage(EventId = 60, Level = LogLevel.Warning, Message = "Announcing this node to the cluster failed: {Error}")]
         public static partial void AnnounceFailed(ILogger logger, string error);
+
+        [LoggerMessage(EventId = 61, Level = LogLevel.Debug, Message = "An emulation request came for session {Session}…, which is no longer here")]
+        public static partial void EmulationSessionGone(ILogger logger, string session);
     }
 }
 
@@ -239,6 +291,16 @@ internal sealed class ControlMessage
     public string? SurveyReplyTo { get; set; }
     /// <summary>A node's channels and local subscriber counts (a survey answer).</summary>
     public Dictionary<string, int>? Channels { get; set; }
+    /// <summary>Commands for an emulation session on the receiving node (sent to that node alone).</summary>
+    public EmulationMessage? Emulation { get; set; }
+}
+
+/// <summary>An emulation request on its way to the node holding the session.</summary>
+internal sealed class EmulationMessage
+{
+    public string Session { get; set; } = "";
+    /// <summary>The commands, in the JSON protocol.</summary>
+    public string Data { get; set; } = "";
 }
 
 [JsonSourceGenerationOptions(

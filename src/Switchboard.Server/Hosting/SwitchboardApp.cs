@@ -155,6 +155,8 @@ public static class SwitchboardApp
         app.UseRateLimiter();
         Identity.SwitchboardIdentity.MapSwitchboardIdentity(app);
         app.MapWebSocketTransport();
+        app.MapStreamingTransports();
+        app.MapEmulationEndpoint();
         app.MapUniWebSocketTransport();
         app.MapLongPollTransport();
         app.MapServerApi();

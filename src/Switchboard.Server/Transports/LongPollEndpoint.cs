@@ -23,31 +23,9 @@ internal static partial class LongPollEndpoint
         app.MapPost(Path, (HttpContext context, Node node, OriginList origins) => HandleAsync(context, node, poll, origins))
             .ExcludeFromDescription()
             .RequireRateLimiting(RateLimitPolicies.LongPoll);
-        app.MapMethods(Path, [HttpMethods.Options], Preflight).ExcludeFromDescription();
-    }
-
-    // The CORS preflight of a cross-site page (a JSON body is not a "simple" request).
-    private static IResult Preflight(HttpContext context, OriginList origins)
-    {
-        if (!context.IsOriginAllowed(origins))
-        {
-            return Results.StatusCode(StatusCodes.Status403Forbidden);
-        }
-        AllowOrigin(context);
-        var headers = context.Response.Headers;
-        headers.AccessControlAllowMethods = "POST";
-        headers.AccessControlAllowHeaders = "Content-Type";
-        headers.AccessControlMaxAge = "600";
-        return Results.NoContent();
-    }
-
-    private static void AllowOrigin(HttpContext context)
-    {
-        if (context.Request.Headers.Origin is [{ } origin])
-        {
-            context.Response.Headers.AccessControlAllowOrigin = origin;
-            context.Response.Headers.Vary = "Origin";
-        }
+        // The CORS preflight of a cross-site page (a JSON body is not a "simple" request).
+        app.MapMethods(Path, [HttpMethods.Options], (HttpContext context, OriginList origins) => CrossOrigin.Admit(context, origins, "POST"))
+            .ExcludeFromDescription();
     }
 
     private static async Task HandleAsync(HttpContext context, Node node, LongPoll poll, OriginList origins)
@@ -61,7 +39,7 @@ internal static partial class LongPollEndpoint
             await WriteErrorAsync(context, node, StatusCodes.Status403Forbidden, ErrorCodes.PermissionDenied, "origin not allowed", false).ConfigureAwait(false);
             return;
         }
-        AllowOrigin(context);
+        CrossOrigin.AllowOrigin(context);
         if (node.RefuseReason() is { } reason)
         {
             // Draining or at the node's connection cap: poll another node (or later).

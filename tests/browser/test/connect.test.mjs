@@ -17,7 +17,7 @@ test('the page loads cleanly and Connect connects anonymously', async () => {
   const { page, problems } = await openDemo(browser, server);
 
   assert.equal(await page.title(), 'Switchboard demo');
-  assert.equal(await page.locator('#endpoint').textContent(), `ws://127.0.0.1:${server.port}/connection/websocket`);
+  assert.equal(await page.locator('#endpoint').textContent(), `ws://127.0.0.1:${server.port}/connection/websocket (falls back to http_stream, then sse)`);
   await waitForState(page, 'disconnected');
   assert.equal(await page.locator('#connect').isEnabled(), true);
   assert.equal(await page.locator('#disconnect').isDisabled(), true);

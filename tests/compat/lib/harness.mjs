@@ -369,3 +369,86 @@ export function serverMessages(data) {
   }
   return messages;
 }
+
+// ---- Watching the emulated transports (HTTP-streaming, SSE) ----------------------------------
+// The counterparts of countingWebSocket/frameRecorder for a client whose transport is not a
+// WebSocket: tests take `options` from countingTransport()/transportRecorder() and so assert the
+// same facts over every transport.
+
+/** True when the suite runs over a transport with bidirectional emulation (`http_stream`, `sse`). */
+export const EMULATED = TRANSPORT === 'http_stream' || TRANSPORT === 'sse';
+
+/**
+ * Client options that make an emulated transport report each connection the client opens
+ * (`onOpen()`, whose return value names the connection) and each message the server sends on it,
+ * in wire order (`onMessage(text, connection)`): a `fetch` that tees the HTTP-streaming response
+ * (emulation requests pass through untouched), or an EventSource class for SSE.
+ */
+export function emulatedTransportTap({ onOpen = () => undefined, onMessage = () => {} } = {}) {
+  if (TRANSPORT === 'sse') {
+    return {
+      eventsource: class extends EventSource {
+        constructor(...args) {
+          super(...args);
+          const connection = onOpen();
+          this.addEventListener('message', (event) => onMessage(event.data, connection));
+        }
+      },
+    };
+  }
+  return {
+    fetch: async (url, init) => {
+      if (!String(url).includes('/connection/http_stream')) return fetch(url, init);
+      const connection = onOpen();
+      const response = await fetch(url, init);
+      if (!response.body) return response;
+      const [tapped, passed] = response.body.tee();
+      (async () => {
+        const decoder = new TextDecoder();
+        let buffered = '';
+        for await (const chunk of tapped) {
+          buffered += decoder.decode(chunk, { stream: true });
+          let end;
+          while ((end = buffered.indexOf('\n')) >= 0) {
+            onMessage(buffered.slice(0, end), connection);
+            buffered = buffered.slice(end + 1);
+          }
+        }
+      })().catch(() => { /* the client aborted the stream */ });
+      return new Response(passed, { status: response.status, statusText: response.statusText, headers: response.headers });
+    },
+  };
+}
+
+/**
+ * Counts the transports a client opens, on any transport: pass `...counter.options` to the
+ * client and read `counter.opened`.
+ */
+export function countingTransport() {
+  if (!EMULATED) {
+    const ws = countingWebSocket();
+    return Object.assign(ws, { options: { websocket: ws.WebSocket } });
+  }
+  const counter = { opened: 0 };
+  counter.options = emulatedTransportTap({ onOpen: () => { counter.opened += 1; } });
+  return counter;
+}
+
+/**
+ * Records every message the server sends, on any transport (see frameRecorder): pass
+ * `...rec.options` to the client and read `rec.messages` and `rec.connections`.
+ */
+export function transportRecorder() {
+  if (!EMULATED) {
+    const rec = frameRecorder();
+    return Object.assign(rec, { options: { websocket: rec.WebSocket } });
+  }
+  const rec = { messages: [], connections: 0 };
+  rec.options = emulatedTransportTap({
+    onOpen: () => { rec.connections += 1; return rec.connections; },
+    onMessage: (text, connection) => {
+      if (text.trim() !== '') rec.messages.push({ connection, message: JSON.parse(text) });
+    },
+  });
+  return rec;
+}

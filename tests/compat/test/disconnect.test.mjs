@@ -1,7 +1,7 @@
 import { test, before, after, afterEach } from 'node:test';
 import assert from 'node:assert/strict';
 import {
-  startServer, once, collect, countingWebSocket, uniqueUser, userToken,
+  startServer, once, collect, countingTransport, uniqueUser, userToken,
 } from '../lib/harness.mjs';
 
 let server;
@@ -12,11 +12,11 @@ after(async () => { await server?.stop(); });
 for (const code of [4501, 3503]) {
   test(`a server API disconnect with terminal code ${code} leaves the client disconnected with that code`, async () => {
     const user = uniqueUser('terminal');
-    const ws = countingWebSocket();
+    const ws = countingTransport();
     // Zero reconnect delay: were a reconnect scheduled, its transport would open at the next
     // timer tick, long before the API round trip used as a barrier below completes.
     const client = await server.connect({
-      token: userToken(user), websocket: ws.WebSocket, minReconnectDelay: 0, maxReconnectDelay: 0,
+      token: userToken(user), ...ws.options, minReconnectDelay: 0, maxReconnectDelay: 0,
     });
     const states = collect(client, 'state');
     const connecting = collect(client, 'connecting');

@@ -1,7 +1,7 @@
 import { test, before, after, afterEach } from 'node:test';
 import assert from 'node:assert/strict';
 import WebSocket from 'ws';
-import { startServer, collect, serverMessages } from '../lib/harness.mjs';
+import { startServer, collect, serverMessages, EMULATED, emulatedTransportTap } from '../lib/harness.mjs';
 
 let server;
 // Ping every second so several round trips fit in a short test (the pong timeout must be shorter).
@@ -30,17 +30,20 @@ function pingWatchingWebSocket(onPing) {
 
 test('a client answers the server\'s pings and stays connected over several ping intervals', async () => {
   const pings = { count: 0, waiters: [] };
-  const Ws = pingWatchingWebSocket(() => {
+  const onPing = () => {
     pings.count += 1;
     pings.waiters = pings.waiters.filter((w) => (pings.count >= w.n ? (w.resolve(), false) : true));
-  });
+  };
   const pingsSeen = (n) => new Promise((resolve, reject) => {
     const timer = setTimeout(() => reject(new Error(`saw ${pings.count} pings, wanted ${n}`)), 15000);
     pings.waiters.push({ n, resolve: () => { clearTimeout(timer); resolve(); } });
   });
   // maxServerPingDelay 3 s: were the server to stop pinging, the client would drop the
   // connection itself ('connecting' with code 2, "no ping") within four seconds.
-  const client = server.client({ websocket: Ws, maxServerPingDelay: 3000 });
+  const watching = EMULATED
+    ? emulatedTransportTap({ onMessage: (text) => { if (text.trim() === '{}') onPing(); } })
+    : { websocket: pingWatchingWebSocket(onPing) };
+  const client = server.client({ ...watching, maxServerPingDelay: 3000 });
   const connecting = collect(client, 'connecting');
   const disconnected = collect(client, 'disconnected');
   const connected = collect(client, 'connected');

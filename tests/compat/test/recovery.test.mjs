@@ -2,7 +2,7 @@ import { test, before, after, afterEach } from 'node:test';
 import assert from 'node:assert/strict';
 import {
   startServer, once, collect, subscribe, publish, deferred, uniqueChannel, uniqueUser, userToken, token, now,
-  frameRecorder, wireOffsets,
+  transportRecorder, wireOffsets,
 } from '../lib/harness.mjs';
 
 let server;
@@ -179,10 +179,10 @@ test('missing more publications than the recovery limit resubscribes with recove
 test('publications made before, during and after a recovery all arrive exactly once, in order', async () => {
   const channel = uniqueChannel('chat:recover-live');
   const user = uniqueUser('recover-live');
-  const wire = frameRecorder();
+  const wire = transportRecorder();
   // Reconnect at once, so the resubscribe and its recovery overlap the publishing below.
   const client = await server.connect({
-    token: userToken(user), minReconnectDelay: 0, maxReconnectDelay: 0, websocket: wire.WebSocket,
+    token: userToken(user), minReconnectDelay: 0, maxReconnectDelay: 0, ...wire.options,
   });
   const { sub, pubs } = await subscribe(client, channel);
   const resubscribed = once(sub, 'subscribed');

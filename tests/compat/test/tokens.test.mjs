@@ -2,7 +2,7 @@ import { test, before, after, afterEach } from 'node:test';
 import assert from 'node:assert/strict';
 import { EventEmitter } from 'node:events';
 import {
-  startServer, once, onceWhere, collect, subscribe, publish, countingWebSocket, deferred,
+  startServer, once, onceWhere, collect, subscribe, publish, countingTransport, deferred,
   uniqueChannel, uniqueUser, userToken, token, now,
 } from '../lib/harness.mjs';
 
@@ -289,10 +289,10 @@ test('an expired connection token at connect gets error 109 and the client conne
 });
 
 test('a connection token with a bad signature is refused with 3500 and the client does not reconnect', async () => {
-  const ws = countingWebSocket();
+  const ws = countingTransport();
   const client = server.client({
     token: token({ sub: uniqueUser('forger'), exp: now() + 3600 }, 'not-the-server-secret-0123456789-abcdef'),
-    websocket: ws.WebSocket,
+    ...ws.options,
     minReconnectDelay: 0,
     maxReconnectDelay: 0,
   });

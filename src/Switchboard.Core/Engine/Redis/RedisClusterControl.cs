@@ -7,7 +7,8 @@ namespace Switchboard.Engine.Redis;
 /// Control messages over one pub/sub channel of the first shard (every node listens to it), and
 /// the cluster-wide per-user connection count as a hash per user: node uid → connections there.
 /// Only live nodes' fields count, so a dead node's connections stop counting when it leaves the
-/// registry.
+/// registry. Each node also listens on a channel of its own (<c>…control.&lt;node uid&gt;</c>) for
+/// messages meant for it alone.
 /// </summary>
 public sealed partial class RedisClusterControl : IClusterControl
 {
@@ -109,6 +110,71 @@ public sealed partial class RedisClusterControl : IClusterControl
         }
     }
 
+    private ChannelMessageQueue? _nodeQueue;
+
+    private RedisChannel NodeChannel(string nodeUid) => RedisChannel.Literal($"{ControlShard.ControlChannel}.{nodeUid}");
+
+    /// <inheritdoc/>
+    public async Task ListenAsNodeAsync(string nodeUid, Action<ReadOnlyMemory<byte>> handler)
+    {
+        ArgumentNullException.ThrowIfNull(handler);
+        var channel = NodeChannel(nodeUid);
+        while (true)
+        {
+            try
+            {
+                _nodeQueue = await ControlShard.Subscriber.SubscribeAsync(channel).ConfigureAwait(false);
+                break;
+            }
+            catch (Exception e) when (e is RedisConnectionException or RedisTimeoutException)
+            {
+                Log.ControlSubscribeFailed(_logger, e.Message);
+                try
+                {
+                    await ControlShard.Subscriber.UnsubscribeAsync(channel, null, CommandFlags.FireAndForget).ConfigureAwait(false);
+                }
+                catch (Exception again) when (again is RedisConnectionException or RedisTimeoutException)
+                {
+                    // Not connected: nothing is subscribed either.
+                }
+                try
+                {
+                    await Task.Delay(TimeSpan.FromSeconds(1), _stopping.Token).ConfigureAwait(false);
+                }
+                catch (OperationCanceledException)
+                {
+                    return; // stopping: this node will not listen any more
+                }
+            }
+        }
+        _nodeQueue.OnMessage(message =>
+        {
+            try
+            {
+                handler((ReadOnlyMemory<byte>)message.Message);
+            }
+#pragma warning disable CA1031 // a bad message must not end the node's queue
+            catch (Exception e)
+#pragma warning restore CA1031
+            {
+                Log.BadControlMessage(_logger, e);
+            }
+        });
+    }
+
+    /// <inheritdoc/>
+    public async Task SendToNodeAsync(string nodeUid, ReadOnlyMemory<byte> message, CancellationToken cancellationToken)
+    {
+        try
+        {
+            await ControlShard.Subscriber.PublishAsync(NodeChannel(nodeUid), message).ConfigureAwait(false);
+        }
+        catch (Exception e) when (e is RedisConnectionException or RedisTimeoutException)
+        {
+            throw RedisShard.Unavailable();
+        }
+    }
+
     /// <inheritdoc/>
     public async Task<bool> TryAddUserConnectionAsync(string user, string nodeUid, int limit, IReadOnlyCollection<string> liveNodeUids, bool registryComplete, CancellationToken cancellationToken)
     {
@@ -138,6 +204,17 @@ public sealed partial class RedisClusterControl : IClusterControl
     internal async Task StopAsync()
     {
         await _stopping.CancelAsync().ConfigureAwait(false);
+        if (_nodeQueue is { } nodeQueue)
+        {
+            try
+            {
+                await nodeQueue.UnsubscribeAsync().ConfigureAwait(false);
+            }
+            catch (Exception e) when (e is RedisConnectionException or RedisTimeoutException)
+            {
+                // Going away anyway.
+            }
+        }
         if (_queue is { } queue)
         {
             try
