@@ -64,6 +64,8 @@ internal sealed class Options
     public int ServerCore { get; private set; }
     public int GeneratorCore { get; private set; } = 1;
     public bool Help { get; private set; }
+    /// <summary>--replot DIR: redraw the charts of a results folder from its results.json (no run).</summary>
+    public string? Replot { get; private set; }
 
     public static string Usage => """
         Switchboard.Bench — Switchboard vs ASP.NET Core SignalR vs Socket.IO 4 (and other peers) on the same workloads.
@@ -131,6 +133,7 @@ internal sealed class Options
           --server-core N       core for the server under test (default 0)
           --generator-core N    core for this load generator (default 1)
           --no-pin              do not use taskset at all (results are then not comparable)
+          --replot DIR          redraw the charts of results folder DIR from its results.json, run nothing
         """;
 
     public static Options Parse(string[] args)
@@ -213,6 +216,7 @@ internal sealed class Options
                 case "--server-core": o.ServerCore = NonNegativeInt(a, Next()); break;
                 case "--generator-core": o.GeneratorCore = NonNegativeInt(a, Next()); break;
                 case "--no-pin": o.NoPin = true; break;
+                case "--replot": o.Replot = Path.GetFullPath(Next()); break;
                 case "-h" or "--help": o.Help = true; break;
                 default: throw new ArgumentException($"unknown option '{a}'");
             }

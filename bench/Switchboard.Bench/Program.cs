@@ -24,6 +24,12 @@ if (options.Help)
     Console.WriteLine(Options.Usage);
     return 0;
 }
+if (options.Replot is not null)
+{
+    var redrawn = Report.Replot(options.Replot);
+    Console.WriteLine($"redrawn: {string.Join(", ", redrawn)}");
+    return 0;
+}
 if (options.Worker is not null)
 {
     // A generator worker started by the idle scenario: JSON lines on stdout, commands on stdin.

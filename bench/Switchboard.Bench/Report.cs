@@ -129,6 +129,24 @@ internal static class Report
         return result;
     }
 
+    /// <summary>Redraws the charts of a results folder from the rows in its results.json.</summary>
+    public static IReadOnlyList<string> Replot(string dir)
+    {
+        using var doc = JsonDocument.Parse(File.ReadAllText(Path.Combine(dir, "results.json")));
+        var root = doc.RootElement;
+        List<T> Rows<T>(JsonElement e) => e.Deserialize<List<T>>(JsonOptions) ?? [];
+        var all = new ResultSet();
+        all.Steps.AddRange(Rows<StepResult>(root.GetProperty("runs")));
+        all.SlowClients.AddRange(Rows<SlowClientsResult>(root.GetProperty("slowClients").GetProperty("runs")));
+        all.Idle.AddRange(Rows<IdleResult>(root.GetProperty("idle").GetProperty("runs")));
+        all.Churn.AddRange(Rows<ChurnResult>(root.GetProperty("churn").GetProperty("runs")));
+        if (root.TryGetProperty("transports", out var transports))
+        {
+            all.Transports.AddRange(Rows<TransportResult>(transports.GetProperty("runs")));
+        }
+        return Charts.Write(dir, Medians(all));
+    }
+
     /// <summary>Writes results.json, results.md and the charts; returns the charts' file names.</summary>
     public static IReadOnlyList<string> Write(string dir, RunInfo info, ResultSet all, MedianSet medians, IReadOnlyList<string> failures)
     {
@@ -483,7 +501,7 @@ internal static class Charts
         var transportSteps = medians.Steps.Where(r => r.Phase.Length == 0 && r.Scenario == "transports").ToList();
         if (transportSteps.Count > 0)
         {
-            var title = $"Transports: 1 channel × {transportSteps[0].Subscribers} subscribers (ladder ends at the first failing step)";
+            var title = $"Transports, 1 channel × {transportSteps[0].Subscribers} subscribers: median of the repeats that reached each rate";
             written.Add(LogLines(dir, "transports-p99-latency.png", title, transportSteps, r => r.P99Ms, "p99 delivery latency (ms, log scale)", TransportsScenario.P99LimitMs));
             written.Add(LogLines(dir, "transports-p50-latency.png", title, transportSteps, r => r.P50Ms, "p50 delivery latency (ms, log scale)"));
         }
@@ -573,8 +591,9 @@ internal static class Charts
         plot.YLabel(yLabel);
         plot.Axes.SetLimits(
             Math.Log10(rates[0]) - 0.1, Math.Log10(rates[^1]) + 0.1, Math.Log10(bottom), Math.Log10(top));
-        plot.ShowLegend(ScottPlot.Alignment.UpperLeft);
-        plot.SavePng(Path.Combine(dir, file), 900, 560);
+        // Outside the data: a ladder that ends at its first step is a single point in a corner.
+        plot.ShowLegend(ScottPlot.Edge.Right);
+        plot.SavePng(Path.Combine(dir, file), 1000, 560);
         return file;
     }
 
