@@ -93,6 +93,14 @@ live_pid() {
 
 record_pid() { mkdir -p "$PIDS"; printf '%s %s\n' "$2" "$3" >"$PIDS/$1.pid"; }
 
+# While a component starts: is the process just started still running? Its command line may not
+# show the marker yet (the shell has forked but not exec'd it), so only the pid is checked here.
+still_starting() {
+  local pid marker
+  read -r pid marker <"$PIDS/$1.pid" 2>/dev/null || return 1
+  pid_running "$pid"
+}
+
 # SIGTERM, then SIGKILL after `grace` seconds; returns when the process is gone.
 stop_component() {
   local name=$1 grace=$2 pid
@@ -196,7 +204,7 @@ start_redis() {
   record_pid redis $! "$REDIS_PORT"
   local deadline=$((SECONDS + 15))
   until [ "$(redis-cli -h 127.0.0.1 -p "$REDIS_PORT" ping 2>/dev/null)" = PONG ]; do
-    live_pid redis >/dev/null || { log_tail redis; return 1; }
+    still_starting redis || { say "redis exited while starting"; log_tail redis; return 1; }
     ((SECONDS < deadline)) || { say "redis did not answer within 15 s"; log_tail redis; return 1; }
     sleep 0.1
   done
@@ -223,7 +231,7 @@ wait_node_ready() {
   local i=$1 timeout=${2:-$NODE_READY_TIMEOUT} deadline
   deadline=$((SECONDS + timeout))
   until node_ready "$i"; do
-    live_pid "node-$i" >/dev/null || { say "node-$i exited while starting"; log_tail "node-$i"; return 1; }
+    still_starting "node-$i" || { say "node-$i exited while starting"; log_tail "node-$i"; return 1; }
     ((SECONDS < deadline)) || { say "node-$i not ready within ${timeout}s"; log_tail "node-$i"; return 1; }
     sleep 0.2
   done
@@ -264,7 +272,7 @@ wait_lb() {
       esac
     done
     ((ok)) && return 0
-    live_pid haproxy >/dev/null || { say "HAProxy exited"; log_tail haproxy; return 1; }
+    still_starting haproxy || { say "HAProxy exited"; log_tail haproxy; return 1; }
     ((SECONDS < deadline)) || { say "HAProxy did not see the nodes as expected within ${timeout}s:"; say "${states:-<no answer from HAProxy>}"; log_tail haproxy; return 1; }
     sleep 0.2
   done

@@ -1,3 +1,4 @@
+using Microsoft.EntityFrameworkCore;
 using Microsoft.Extensions.Configuration;
 using Microsoft.Extensions.Hosting;
 using Microsoft.Extensions.Options;
@@ -42,7 +43,7 @@ internal sealed partial class IdentityStartup(IServiceScopeFactory scopes, IOpti
                 // Another node seeded it first: its insert won the race (a unique-key failure) or
                 // landed between our lookup and OpenIddict's own uniqueness check ("same client
                 // identifier"). Anything else is a real failure and must stop the start.
-                if (await applications.FindByClientIdAsync(DemoClientId, cancellationToken).ConfigureAwait(false) is null)
+                if (!await DemoClientExistsAsync(cancellationToken).ConfigureAwait(false))
                 {
                     throw;
                 }
@@ -51,6 +52,18 @@ internal sealed partial class IdentityStartup(IServiceScopeFactory scopes, IOpti
     }
 
     public Task StopAsync(CancellationToken cancellationToken) => Task.CompletedTask;
+
+    private async Task<bool> DemoClientExistsAsync(CancellationToken cancellationToken)
+    {
+        var scope = scopes.CreateAsyncScope();
+        await using (scope.ConfigureAwait(false))
+        {
+            // Straight from the table, past any cache of OpenIddict's.
+            var db = scope.ServiceProvider.GetRequiredService<Data.IdentityDb>();
+            return await db.Set<OpenIddict.EntityFrameworkCore.Models.OpenIddictEntityFrameworkCoreApplication>()
+                .AnyAsync(a => a.ClientId == DemoClientId, cancellationToken).ConfigureAwait(false);
+        }
+    }
 
     // The demo page is served at the root of the server: its URL on the issuer, else on each listening address.
     internal static List<string> DemoRedirectUris(IdentityServerOptions identity, string? urls)

@@ -1,4 +1,5 @@
 using Switchboard.Auth;
+using Switchboard.Sessions;
 
 namespace Switchboard.Server.Transports;
 
@@ -19,5 +20,35 @@ internal static class OriginCheck
             1 => origins.IsAllowed(origin[0], context.Request.Host.Value),
             _ => false,
         };
+    }
+
+    /// <summary>
+    /// The checks every WebSocket endpoint makes before it upgrades, answering the refusal itself
+    /// (and counting it): a page of a foreign origin gets 403 (cross-site WebSocket hijacking: it
+    /// may not connect in a user's name); a draining node or one at its connection cap gets 503
+    /// with <c>Retry-After: 1</c> (try another node, or later). True when refused.
+    /// </summary>
+    public static bool RefuseConnection(this HttpContext context, Node node, OriginList origins)
+    {
+        if (!context.IsOriginAllowed(origins))
+        {
+            node.Metrics.Refused("origin");
+            context.Response.StatusCode = StatusCodes.Status403Forbidden;
+            return true;
+        }
+        return context.RefuseWhenUnavailable(node);
+    }
+
+    /// <summary>503 with <c>Retry-After: 1</c> while the node drains or is at its connection cap; true when refused.</summary>
+    public static bool RefuseWhenUnavailable(this HttpContext context, Node node)
+    {
+        if (node.RefuseReason() is not { } reason)
+        {
+            return false;
+        }
+        node.Metrics.Refused(reason);
+        context.Response.StatusCode = StatusCodes.Status503ServiceUnavailable;
+        context.Response.Headers.RetryAfter = "1";
+        return true;
     }
 }

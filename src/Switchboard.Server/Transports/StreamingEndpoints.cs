@@ -54,13 +54,9 @@ internal static class StreamingEndpoints
             }
             return;
         }
-        if (node.RefuseReason() is { } reason)
+        if (context.RefuseWhenUnavailable(node))
         {
-            // Draining or at the node's connection cap: try another node (or later).
-            node.Metrics.Refused(reason);
-            context.Response.StatusCode = StatusCodes.Status503ServiceUnavailable;
-            context.Response.Headers.RetryAfter = "1";
-            return;
+            return; // draining or at the node's connection cap: try another node (or later)
         }
         if (context.Request.ContentType is { } type && type.StartsWith("application/octet-stream", StringComparison.OrdinalIgnoreCase))
         {

@@ -28,17 +28,8 @@ internal static class UniWebSocketEndpoint
 
     private static async Task HandleAsync(HttpContext context, Node node, TimeProvider time, IOptions<SwitchboardOptions> options, OriginList origins)
     {
-        if (!context.IsOriginAllowed(origins))
+        if (context.RefuseConnection(node, origins))
         {
-            node.Metrics.Refused("origin");
-            context.Response.StatusCode = StatusCodes.Status403Forbidden;
-            return;
-        }
-        if (node.RefuseReason() is { } reason)
-        {
-            node.Metrics.Refused(reason);
-            context.Response.StatusCode = StatusCodes.Status503ServiceUnavailable;
-            context.Response.Headers.RetryAfter = "1";
             return;
         }
         if (!context.WebSockets.IsWebSocketRequest)

@@ -23,19 +23,8 @@ internal static class WebSocketEndpoint
 
     private static async Task HandleAsync(HttpContext context, Node node, TimeProvider time, IOptions<SwitchboardOptions> options, OriginList origins)
     {
-        if (!context.IsOriginAllowed(origins))
+        if (context.RefuseConnection(node, origins))
         {
-            // Cross-site WebSocket hijacking: a page of another site may not connect in a user's name.
-            node.Metrics.Refused("origin");
-            context.Response.StatusCode = StatusCodes.Status403Forbidden;
-            return;
-        }
-        if (node.RefuseReason() is { } reason)
-        {
-            // Draining or at the node's connection cap: try another node (or later).
-            node.Metrics.Refused(reason);
-            context.Response.StatusCode = StatusCodes.Status503ServiceUnavailable;
-            context.Response.Headers.RetryAfter = "1";
             return;
         }
         if (!context.WebSockets.IsWebSocketRequest)

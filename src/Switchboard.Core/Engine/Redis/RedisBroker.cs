@@ -231,6 +231,13 @@ public sealed partial class RedisBroker : IBroker
                 case 'l':
                     Handler.OnLeave(channel, JsonSerializer.Deserialize(span[1..], ProtocolJsonContext.Default.ClientInfo)!);
                     break;
+                case 'k':
+                    // A node's probe after a reconnect: its own comes back to it; others ignore it.
+                    if (_probes.TryGetValue(Encoding.UTF8.GetString(span[1..]), out var probe))
+                    {
+                        probe.TrySetResult();
+                    }
+                    break;
                 default:
                     Log.BadMessage(_logger, channel, null);
                     break;
@@ -245,25 +252,82 @@ public sealed partial class RedisBroker : IBroker
     }
 
     // After the pub/sub connection comes back, every message published meanwhile is lost for this
-    // node: its channels' subscribers must resubscribe and recover from the streams. A ping on the
-    // pub/sub connection first, so the client library's re-subscriptions (sent before it) are in place.
+    // node: its channels' subscribers must resubscribe and recover from the streams. They are told
+    // only once this node's subscriptions are back in Redis, or a publication made right after
+    // their recovery could still miss the node. The client library re-subscribes by itself but
+    // says not when that is done (some channels only at its next heartbeat), so the node proves it:
+    // it publishes a probe into each channel and waits until its own probes come back.
     private async Task OnSubscriptionRestoredAsync(RedisShard shard)
     {
+        await _restoreGate.WaitAsync().ConfigureAwait(false);
         try
         {
-            await shard.Subscriber.PingAsync().ConfigureAwait(false);
-        }
-#pragma warning disable CA1031 // the notification below matters more than the ping
-        catch (Exception e)
-#pragma warning restore CA1031
-        {
-            Log.PingFailed(_logger, shard.Index, e.Message);
-        }
-        var channels = _subscriptions.Keys.Where(c => ShardFor(c) == shard).ToList();
-        Log.Resubscribing(_logger, shard.Index, channels.Count);
-        if (channels.Count > 0)
-        {
+            var channels = _subscriptions.Keys.Where(c => ShardFor(c) == shard).ToList();
+            Log.Resubscribing(_logger, shard.Index, channels.Count);
+            if (channels.Count == 0)
+            {
+                return;
+            }
+            var missing = await ProbeAsync(shard, channels).ConfigureAwait(false);
+            if (missing > 0)
+            {
+                Log.ProbesLost(_logger, shard.Index, missing, channels.Count);
+            }
             Handler.OnChannelsInterrupted(channels);
+        }
+        finally
+        {
+            _restoreGate.Release();
+        }
+    }
+
+    private readonly SemaphoreSlim _restoreGate = new(1, 1);
+    private readonly ConcurrentDictionary<string, TaskCompletionSource> _probes = new(StringComparer.Ordinal);
+
+    // A network wait, on the real clock even when the node runs on fake time.
+    private static readonly TimeSpan ProbeRound = TimeSpan.FromMilliseconds(500);
+    private const int ProbeRounds = 20;
+
+    // Publishes a probe into every channel until each has come back (or the rounds run out);
+    // returns how many never came back. Other nodes ignore the probes.
+    private async Task<int> ProbeAsync(RedisShard shard, List<string> channels)
+    {
+        var pending = channels.ToDictionary(c => c, _ => Convert.ToHexStringLower(RandomNumberGenerator.GetBytes(12)), StringComparer.Ordinal);
+        var nonces = pending.Values.ToList();
+        foreach (var nonce in nonces)
+        {
+            _probes[nonce] = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
+        }
+        try
+        {
+            for (var round = 0; round < ProbeRounds && pending.Count > 0; round++)
+            {
+                try
+                {
+                    await Task.WhenAll(pending.Select(p => shard.Subscriber.PublishAsync(shard.PubSubChannel(p.Key), "k" + p.Value))).ConfigureAwait(false);
+                }
+                catch (Exception e) when (e is RedisConnectionException or RedisTimeoutException)
+                {
+                    // Gone again: the next restore probes afresh; wait out this round.
+                }
+                var arrived = Task.WhenAll(pending.Values.Select(n => _probes[n].Task));
+                await Task.WhenAny(arrived, Task.Delay(ProbeRound)).ConfigureAwait(false);
+                foreach (var (channel, nonce) in pending.ToList())
+                {
+                    if (_probes[nonce].Task.IsCompleted)
+                    {
+                        pending.Remove(channel);
+                    }
+                }
+            }
+            return pending.Count;
+        }
+        finally
+        {
+            foreach (var nonce in nonces)
+            {
+                _probes.TryRemove(nonce, out _);
+            }
         }
     }
 
@@ -285,8 +349,9 @@ public sealed partial class RedisBroker : IBroker
         [LoggerMessage(EventId = 47, Level = LogLevel.Error, Message = "A malformed message in {Channel} was dropped")]
         public static partial void BadMessage(ILogger logger, string channel, Exception? error);
 
-        [LoggerMessage(EventId = 48, Level = LogLevel.Warning, Message = "Redis shard {Shard}: ping after reconnect failed: {Error}")]
-        public static partial void PingFailed(ILogger logger, int shard, string error);
+
+        [LoggerMessage(EventId = 48, Level = LogLevel.Warning, Message = "Redis shard {Shard}: {Missing} of {Channels} channels did not show their subscription back in time; their subscribers are told to recover anyway")]
+        public static partial void ProbesLost(ILogger logger, int shard, int missing, int channels);
 
         [LoggerMessage(EventId = 49, Level = LogLevel.Information, Message = "Redis shard {Shard}: pub/sub restored; the subscribers of {Channels} channels resubscribe to recover")]
         public static partial void Resubscribing(ILogger logger, int shard, int channels);
