@@ -34,7 +34,9 @@ internal sealed partial class Client
         }
     }
 
-    private readonly SemaphoreSlim _frameGate = new(1, 1);
+    // Only emulated sessions (HTTP-streaming, SSE) take frames from concurrent requests; the other
+    // transports have one reader and need no gate (nor its memory per connection).
+    private SemaphoreSlim? _frameGate;
 
     /// <summary>
     /// Handles a frame that may race with others for the same session (the connect body of a
@@ -43,9 +45,10 @@ internal sealed partial class Client
     /// </summary>
     public async Task HandleFrameInOrderAsync(ReadOnlyMemory<byte> frame, CancellationToken cancellationToken)
     {
+        var gate = LazyInitializer.EnsureInitialized(ref _frameGate, () => new SemaphoreSlim(1, 1));
         try
         {
-            await _frameGate.WaitAsync(cancellationToken).ConfigureAwait(false);
+            await gate.WaitAsync(cancellationToken).ConfigureAwait(false);
         }
         catch (OperationCanceledException)
         {
@@ -57,7 +60,7 @@ internal sealed partial class Client
         }
         finally
         {
-            _frameGate.Release();
+            gate.Release();
         }
     }
 

@@ -3,7 +3,10 @@ using Switchboard.Sessions;
 
 namespace Switchboard.Server.Transports;
 
-/// <summary>The <c>Origin</c> allowlist applied to HTTP requests of client transports (WebSocket and any streaming endpoint).</summary>
+/// <summary>
+/// Admission for the client transports: the <c>Origin</c> allowlist, the refusals while draining or
+/// full, and the WebSocket upgrade shared by the WebSocket endpoints.
+/// </summary>
 internal static class OriginCheck
 {
     /// <summary>
@@ -50,5 +53,25 @@ internal static class OriginCheck
         context.Response.StatusCode = StatusCodes.Status503ServiceUnavailable;
         context.Response.Headers.RetryAfter = "1";
         return true;
+    }
+
+    /// <summary>
+    /// Accepts the WebSocket upgrade (with <paramref name="subProtocol"/>, if any; no keep-alive
+    /// pings: the protocol has its own), or answers 400 to a request that is not an upgrade and
+    /// returns null.
+    /// </summary>
+    public static async Task<System.Net.WebSockets.WebSocket?> AcceptWebSocketOrRefuseAsync(this HttpContext context, string? subProtocol = null)
+    {
+        if (!context.WebSockets.IsWebSocketRequest)
+        {
+            context.Response.StatusCode = StatusCodes.Status400BadRequest;
+            await context.Response.WriteAsync("expected a WebSocket upgrade", context.RequestAborted).ConfigureAwait(false);
+            return null;
+        }
+        return await context.WebSockets.AcceptWebSocketAsync(new WebSocketAcceptContext
+        {
+            SubProtocol = subProtocol,
+            KeepAliveInterval = TimeSpan.Zero,
+        }).ConfigureAwait(false);
     }
 }

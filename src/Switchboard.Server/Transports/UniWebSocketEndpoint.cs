@@ -32,16 +32,11 @@ internal static class UniWebSocketEndpoint
         {
             return;
         }
-        if (!context.WebSockets.IsWebSocketRequest)
+        using var socket = await context.AcceptWebSocketOrRefuseAsync().ConfigureAwait(false);
+        if (socket is null)
         {
-            context.Response.StatusCode = StatusCodes.Status400BadRequest;
-            await context.Response.WriteAsync("expected a WebSocket upgrade", context.RequestAborted).ConfigureAwait(false);
             return;
         }
-        using var socket = await context.WebSockets.AcceptWebSocketAsync(new WebSocketAcceptContext
-        {
-            KeepAliveInterval = TimeSpan.Zero, // the protocol has its own ping
-        }).ConfigureAwait(false);
         var client = node.CreateClient(new UniWebSocketTransport(socket, time));
         try
         {

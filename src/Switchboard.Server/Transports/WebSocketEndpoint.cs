@@ -27,18 +27,12 @@ internal static class WebSocketEndpoint
         {
             return;
         }
-        if (!context.WebSockets.IsWebSocketRequest)
+        var protobuf = context.WebSockets.WebSocketRequestedProtocols.Contains(WebSocketHandshake.ProtobufSubprotocol);
+        using var socket = await context.AcceptWebSocketOrRefuseAsync(protobuf ? WebSocketHandshake.ProtobufSubprotocol : null).ConfigureAwait(false);
+        if (socket is null)
         {
-            context.Response.StatusCode = StatusCodes.Status400BadRequest;
-            await context.Response.WriteAsync("expected a WebSocket upgrade", context.RequestAborted).ConfigureAwait(false);
             return;
         }
-        var protobuf = context.WebSockets.WebSocketRequestedProtocols.Contains(WebSocketHandshake.ProtobufSubprotocol);
-        using var socket = await context.WebSockets.AcceptWebSocketAsync(new WebSocketAcceptContext
-        {
-            SubProtocol = protobuf ? WebSocketHandshake.ProtobufSubprotocol : null,
-            KeepAliveInterval = TimeSpan.Zero, // the protocol has its own ping/pong
-        }).ConfigureAwait(false);
         var codec = protobuf ? ClientCodec.Protobuf : ClientCodec.Json;
         var client = node.CreateClient(new WebSocketTransport(socket, time, codec));
         try
